@@ -1,0 +1,128 @@
+"""Command line: ``python -m gli_helpers {data-summary,make-synthetic,download,train,run,bench} ...``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from .errors import GLIError
+
+
+def add_data_options(p: argparse.ArgumentParser) -> None:
+    from .data import BENCHMARKS
+    p.add_argument("--benchmark", required=True, choices=BENCHMARKS)
+    p.add_argument("--root", required=True, help="dataset zip or folder (a synthetic one is generated if missing)")
+    p.add_argument("--test-below", type=int, help="MUCAC: identities below this are the test split (190)")
+    p.add_argument("--unseen-from", type=int, help="MUCAC: identities from this on are the unseen split (4855)")
+    p.add_argument("--forget-range", help="MUCAC: forget identities A:B, or 'benchmark' (190:1250) / 'gli' (1970:4855)")
+    p.add_argument("--forget-count", type=int, help="MUFAC: the first N train rows are the forget set (1500)")
+    p.add_argument("--validation-share", type=float, default=0.0,
+                   help="hold out this share of the test families/identities as a validation split")
+    p.add_argument("--dedup", action="store_true", help="drop near-duplicate images (perceptual hash)")
+    p.add_argument("--cache-dir", help="where decoded images are cached (default ~/.cache/gli_helpers)")
+
+
+def load_from_args(args, resolution: int):
+    from .data import load_benchmark
+    return load_benchmark(args.benchmark, args.root, resolution, forget_count=args.forget_count,
+                          test_below=args.test_below, unseen_from=args.unseen_from, forget_range=args.forget_range,
+                          validation_share=args.validation_share, dedup=args.dedup, cache_dir=args.cache_dir,
+                          progress=not getattr(args, "quiet", False))
+
+
+def add_train_options(p: argparse.ArgumentParser) -> None:
+    from .config import PRESETS
+    from .models import ARCHS
+    p.add_argument("--arch", default="resnet18", choices=ARCHS)
+    p.add_argument("--preset", default="cpu", choices=PRESETS)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--epochs", type=int, help="override the preset's epochs")
+    p.add_argument("--resolution", type=int, help="override the preset's input resolution")
+    p.add_argument("--batch-size", type=int, help="override the preset's batch size")
+    p.add_argument("--lr", type=float, help="override the preset's learning rate")
+    p.add_argument("--device", default="auto", help="auto (CUDA if present), cpu, cuda[:N]")
+    p.add_argument("--no-amp", action="store_true", help="disable bf16 mixed precision on CUDA")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.add_argument("--out", required=True, help="run folder (models are reused when the configuration matches)")
+
+
+def train_config_from_args(args, bench_task: str):
+    from .config import preset
+    return preset(args.preset, bench_task, args.benchmark, arch=args.arch, seed=args.seed, epochs=args.epochs,
+                  resolution=args.resolution, batch_size=args.batch_size, lr=args.lr)
+
+
+def cmd_data_summary(args) -> None:
+    bench = load_from_args(args, args.resolution)
+    print(json.dumps(bench.summary(), indent=2))
+
+
+def cmd_make_synthetic(args) -> None:
+    from .data import make_synthetic_mucac, make_synthetic_mufac
+    if args.format == "mufac":
+        kw = {"families": (args.people, max(2, args.people // 4), max(2, args.people // 4)),
+              "forget_families": max(1, args.people * 3 // 16)} if args.people else {}
+        manifest = make_synthetic_mufac(args.out, seed=args.seed, image_size=args.image_size,
+                                        overwrite=args.overwrite, **kw)
+    else:
+        kw = {"people": (args.people // 4, args.people // 2, args.people, args.people // 4)} if args.people else {}
+        manifest = make_synthetic_mucac(args.out, seed=args.seed, image_size=args.image_size,
+                                        overwrite=args.overwrite, **kw)
+    print(json.dumps({"out": args.out, **manifest}, indent=2))
+
+
+def cmd_download(args) -> None:
+    from .data.download import download_mucac, download_mufac
+    if args.dataset == "mufac":
+        path = download_mufac(args.dest, args.source, extract=args.extract, progress=not args.quiet)
+    else:
+        path = download_mucac(args.dest, args.source, progress=not args.quiet)
+    print(json.dumps({"dataset": args.dataset, "path": str(path)}))
+
+
+def cmd_train(args) -> None:
+    from .experiment import train_reference
+    print(json.dumps(train_reference(args), indent=2))
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m gli_helpers", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("data-summary", help="print split sizes, people and label histograms as JSON")
+    add_data_options(p)
+    p.add_argument("--resolution", type=int, default=32, help="decode resolution (default 32)")
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=cmd_data_summary)
+
+    p = sub.add_parser("make-synthetic", help="write a synthetic benchmark in MUFAC or MUCAC format")
+    p.add_argument("--format", required=True, choices=("mufac", "mucac"))
+    p.add_argument("--out", required=True)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--people", type=int, help="size: train families (mufac) or retain identities (mucac)")
+    p.add_argument("--image-size", type=int, default=64)
+    p.add_argument("--overwrite", action="store_true", help="replace an existing synthetic benchmark folder")
+    p.set_defaults(func=cmd_make_synthetic)
+
+    p = sub.add_parser("download", help="fetch, verify and unpack a real dataset")
+    p.add_argument("dataset", choices=("mufac", "mucac"))
+    p.add_argument("--dest", default="data")
+    p.add_argument("--source", help="URL (http, https, file) or local path instead of the default")
+    p.add_argument("--extract", action="store_true", help="MUFAC: unzip instead of keeping the zip")
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=cmd_download)
+
+    p = sub.add_parser("train", help="train (or reuse) the Original or Retrained model and print its metrics")
+    add_data_options(p)
+    add_train_options(p)
+    p.add_argument("--role", required=True, choices=("original", "retrained"))
+    p.set_defaults(func=cmd_train)
+
+    args = parser.parse_args(argv)
+    try:
+        args.func(args)
+    except GLIError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0

@@ -1,0 +1,61 @@
+"""One experiment = a benchmark, a training recipe, a device and a run folder; used by the CLI and notebooks."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from .config import TrainConfig, preset
+from .data import Benchmark, load_benchmark
+from .runtime import pick_device, set_threads
+from .train import train_or_load
+
+REPORTED = ("test_acc", "top2_acc", "mia", "forgetting_score", "final_score", "retain_acc", "forget_acc")
+
+
+@dataclass
+class Experiment:
+    bench: Benchmark
+    cfg: TrainConfig
+    device: torch.device
+    run_dir: Path
+    amp: bool = True
+    progress: bool = True
+    data_options: dict = field(default_factory=dict)
+
+    def reference(self, role: str):
+        """(model, metrics) of the Original or Retrained model, trained once and then reused."""
+        return train_or_load(self.run_dir, role, self.bench, self.cfg, self.device, progress=self.progress, amp=self.amp)
+
+
+def prepare(benchmark: str, root, run_dir, preset_name: str = "cpu", arch: str = "resnet18", seed: int = 0, *,
+            device: str = "auto", amp: bool = True, progress: bool = True, threads: int | None = None,
+            overrides: dict | None = None, **data_options) -> Experiment:
+    """Load the benchmark at the preset's resolution and pick the device. ``data_options`` go to
+    ``load_benchmark`` (forget_count, forget_range, validation_share, dedup, cache_dir, ...)."""
+    dev = pick_device(device)
+    if dev.type == "cpu":
+        set_threads(threads)
+    probe = preset(preset_name, "multilabel" if benchmark in ("mucac", "synthetic-mucac") else "multiclass",
+                   benchmark, arch=arch, seed=seed, **(overrides or {}))
+    bench = load_benchmark(benchmark, root, probe.resolution, progress=progress, **data_options)
+    cfg = preset(preset_name, bench.task, benchmark, arch=arch, seed=seed, **(overrides or {}))
+    return Experiment(bench, cfg, dev, Path(run_dir), amp, progress, data_options)
+
+
+def train_reference(args) -> dict:
+    """The ``train`` command: train or reuse one reference model and return its reported metrics."""
+    data_options = {k: getattr(args, k) for k in ("forget_count", "test_below", "unseen_from", "forget_range",
+                                                    "validation_share", "dedup", "cache_dir")}
+    overrides = {"epochs": args.epochs, "resolution": args.resolution, "batch_size": args.batch_size, "lr": args.lr}
+    exp = prepare(args.benchmark, args.root, args.out, args.preset, args.arch, args.seed, device=args.device,
+                  amp=not args.no_amp, progress=not args.quiet, overrides=overrides, **data_options)
+    _, metrics = exp.reference(args.role)
+    out = {"benchmark": exp.bench.name, "role": args.role, "arch": exp.cfg.arch, "preset": args.preset,
+           "seed": exp.cfg.seed, "data_fingerprint": exp.bench.fingerprint("train" if args.role == "original" else "retain"),
+           "reused": metrics["reused"], "run_dir": str(exp.run_dir / args.role)}
+    out.update({k: metrics[k] for k in REPORTED if k in metrics})
+    out["train_seconds"] = metrics.get("train_seconds")
+    return out

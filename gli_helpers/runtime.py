@@ -1,0 +1,53 @@
+"""Device choice and the fast paths: bf16 autocast and channels-last on CUDA, sensible threads on CPU."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+
+import torch
+from torch import nn
+
+from .errors import ConfigError
+
+
+def pick_device(name: str = "auto") -> torch.device:
+    """``auto`` is CUDA when present, else CPU; ``cpu``/``cuda``/``cuda:N`` force it."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        dev = torch.device(name)
+    except RuntimeError:
+        raise ConfigError(f"unknown device {name!r}; use auto, cpu or cuda[:N].") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("device cuda was asked for but no CUDA device is available; use --device cpu or auto.")
+    return dev
+
+
+def set_threads(n: int | None = None) -> None:
+    """On CPU use one intra-op thread per core (torch's default may exceed the cores a container has)."""
+    if n is None:
+        n = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    torch.set_num_threads(max(1, n))
+
+
+def prepare_model(model: nn.Module, device: torch.device) -> nn.Module:
+    model = model.to(device)
+    if device.type == "cuda":
+        model = model.to(memory_format=torch.channels_last)
+    return model
+
+
+def autocast(device: torch.device, enabled: bool = True):
+    """bf16 autocast on CUDA devices that support it; a no-op elsewhere."""
+    if enabled and device.type == "cuda" and torch.cuda.is_bf16_supported():
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+def to_float(images_u8: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """uint8 (N, 3, H, W) -> float in [0, 1] on ``device`` (channels-last on CUDA)."""
+    x = images_u8.to(device, non_blocking=True).float().div_(255)
+    if device.type == "cuda":
+        x = x.contiguous(memory_format=torch.channels_last)
+    return x

@@ -1,0 +1,136 @@
+"""Training the Original (forget + retain) and Retrained (retain only) models, resumable, into a run folder."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import torch
+
+from .checkpoint import load_checkpoint, save_checkpoint
+from .config import TrainConfig
+from .data.augment import augment
+from .errors import CheckpointError, ConfigError
+from .io import atomic_path, write_json_atomic
+from .metrics import evaluate, task_loss
+from .models import build_model
+from .runtime import autocast, prepare_model, to_float
+
+ROLES = {"original": "train", "retrained": "retain"}  # role -> the split it is trained on
+
+
+def batch_order(n: int, batch_size: int, seed: int, epoch: int) -> tuple[list[torch.Tensor], torch.Generator]:
+    """The batches of one epoch and the generator for its augmentation, both fixed by (seed, epoch), so that
+    an epoch replays identically after a resume."""
+    g = torch.Generator().manual_seed(seed * 100_003 + epoch)
+    perm = torch.randperm(n, generator=g)
+    batches = [perm[i:i + batch_size] for i in range(0, n, batch_size)]
+    if len(batches) > 1 and len(batches[-1]) < 2:  # BatchNorm cannot train on a single image
+        batches.pop()
+    return batches, g
+
+
+def train_model(bench, split: str, cfg: TrainConfig, device: torch.device, *, state_path=None,
+                progress: bool = True, amp: bool = True) -> tuple[torch.nn.Module, dict]:
+    """Train ``cfg.arch`` on ``bench.splits[split]``; with ``state_path`` the run saves its state after
+    every epoch and resumes from it. Returns (model, info with history and train_seconds)."""
+    data = bench.splits[split]
+    if cfg.resolution != bench.resolution:
+        raise ConfigError(f"the configuration asks for resolution {cfg.resolution} but the benchmark was loaded at "
+                          f"{bench.resolution}; load it with resolution={cfg.resolution}.")
+    torch.manual_seed(cfg.seed)
+    model = prepare_model(build_model(cfg.arch, bench.num_outputs), device)
+    opt = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
+    sched = torch.optim.lr_scheduler.MultiStepLR(opt, milestones=list(cfg.milestones), gamma=cfg.gamma)
+    info = {"history": [], "train_seconds": 0.0, "epochs_done": 0, "resumed_from_epoch": None}
+    if state_path is not None and Path(state_path).is_file():
+        state = torch.load(state_path, map_location="cpu", weights_only=True)
+        if state["config"] != cfg.to_dict():
+            raise CheckpointError(f"{state_path} is a resume state of another configuration; delete it to start over.")
+        model.load_state_dict(state["model"])
+        opt.load_state_dict(state["optimizer"])
+        sched.load_state_dict(state["scheduler"])
+        info.update(state["info"])
+        info["resumed_from_epoch"] = info["epochs_done"]
+    images = data.images.to(device) if device.type == "cuda" else data.images
+    labels = data.labels.to(device)
+    model.train()
+    for epoch in range(info["epochs_done"], cfg.epochs):
+        start = time.perf_counter()
+        batches, g = batch_order(len(data), cfg.batch_size, cfg.seed, epoch)
+        it = batches
+        if progress:
+            from tqdm.auto import tqdm
+            it = tqdm(batches, desc=f"{split} epoch {epoch + 1}/{cfg.epochs}", leave=False)
+        tot_loss, tot_correct, seen = 0.0, 0.0, 0
+        for idx in it:
+            x = to_float(images[idx.to(images.device)], device)
+            if cfg.augment:
+                x = augment(x, g)
+            y = labels[idx.to(labels.device)]
+            with autocast(device, amp):
+                logits = model(x)
+            loss = task_loss(logits.float(), y, bench.task)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            with torch.no_grad():
+                n = len(idx)
+                tot_loss += float(loss) * n
+                if bench.task == "multilabel":
+                    tot_correct += float(((logits > 0).float() == y).float().mean(1).sum())
+                else:
+                    tot_correct += float((logits.argmax(1) == y).sum())
+                seen += n
+            if progress:
+                it.set_postfix(loss=f"{tot_loss / seen:.3f}", acc=f"{tot_correct / seen:.3f}")
+        sched.step()
+        info["train_seconds"] += time.perf_counter() - start
+        info["epochs_done"] = epoch + 1
+        info["history"].append({"epoch": epoch + 1, "loss": tot_loss / max(seen, 1), "acc": tot_correct / max(seen, 1),
+                                "lr": opt.param_groups[0]["lr"]})
+        if state_path is not None:
+            with atomic_path(state_path) as tmp:
+                torch.save({"config": cfg.to_dict(), "model": model.state_dict(), "optimizer": opt.state_dict(),
+                            "scheduler": sched.state_dict(), "info": info}, tmp)
+    return model, info
+
+
+def _diff(old: dict, new: dict) -> dict:
+    return {k: (old.get(k), new.get(k)) for k in sorted(set(old) | set(new)) if old.get(k) != new.get(k)}
+
+
+def train_or_load(run_dir, role: str, bench, cfg: TrainConfig, device: torch.device, *, progress: bool = True,
+                  amp: bool = True) -> tuple[torch.nn.Module, dict]:
+    """The model of ``role`` (original / retrained) in ``run_dir``: reused when its configuration and data
+    match, trained (or resumed) when absent, refused when the folder holds a different one."""
+    if role not in ROLES:
+        raise ConfigError(f"unknown role {role!r}; valid: {', '.join(ROLES)}.")
+    split = ROLES[role]
+    folder = Path(run_dir) / role
+    ckpt_path = folder / "model.pt"
+    fingerprint = bench.fingerprint(split)
+    record = {"role": role, "benchmark": bench.name, "train_split": split, "data_fingerprint": fingerprint,
+              "config": cfg.to_dict(), "benchmark_options": bench.options}
+    if ckpt_path.exists():
+        ckpt = load_checkpoint(ckpt_path)
+        old = {"config": ckpt["config"].get("config"), "benchmark": ckpt["config"].get("benchmark"),
+               "data_fingerprint": ckpt["data_fingerprint"]}
+        new = {"config": cfg.to_dict(), "benchmark": bench.name, "data_fingerprint": fingerprint}
+        if old != new:
+            diff = _diff(old["config"] or {}, new["config"])
+            raise CheckpointError(f"{ckpt_path} holds a {role} model of another configuration or dataset "
+                                  f"(setting differences {diff}; data {old['data_fingerprint']} vs {fingerprint}). "
+                                  "It is not overwritten: choose another run folder (--out / RUN_DIR) or delete it.")
+        model = prepare_model(build_model(ckpt["arch"], ckpt["num_outputs"]), device)
+        model.load_state_dict(ckpt["state_dict"])
+        return model, {**ckpt["metrics"], "reused": True, "history": ckpt["extra"].get("history", [])}
+    folder.mkdir(parents=True, exist_ok=True)
+    model, info = train_model(bench, split, cfg, device, state_path=folder / "state.pt", progress=progress, amp=amp)
+    metrics = evaluate(model, bench, device, cfg.eval_batch_size, seed=cfg.seed, amp=amp)
+    metrics.update(train_seconds=info["train_seconds"], epochs=info["epochs_done"])
+    save_checkpoint(ckpt_path, model, arch=cfg.arch, num_outputs=bench.num_outputs, data_fingerprint=fingerprint,
+                    config=record, metrics=metrics, extra={"history": info["history"]})
+    write_json_atomic(folder / "metrics.json", {**record, "metrics": metrics, "history": info["history"]})
+    (folder / "state.pt").unlink(missing_ok=True)
+    return model, {**metrics, "reused": False, "history": info["history"]}

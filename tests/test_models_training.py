@@ -1,0 +1,118 @@
+"""Models, presets, checkpoints, training (incl. kill-and-resume), run-folder reuse, and the train CLI."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+
+from gli_helpers.checkpoint import load_checkpoint, save_checkpoint
+from gli_helpers.config import preset
+from gli_helpers.errors import CheckpointError, ConfigError
+from gli_helpers.models import ARCHS, blocks, build_model
+from gli_helpers.train import train_model, train_or_load
+
+from .conftest import REPO
+
+CPU = torch.device("cpu")
+
+
+@pytest.mark.parametrize("arch, n", [("resnet18", 8), ("wide_resnet50_2", 3), ("efficientnet_b0", 2)])
+def test_build_model_shapes_and_blocks(arch, n):
+    m = build_model(arch, n).eval()
+    with torch.no_grad():
+        assert m(torch.rand(2, 3, 32, 32)).shape == (2, n)
+    names = [b for b, _ in blocks(m)]
+    assert names[-1] in ("fc", "classifier") and len(names) >= 6
+
+
+def test_unknown_arch_and_preset_list_valid_names():
+    with pytest.raises(ConfigError, match="valid: " + ", ".join(ARCHS)):
+        build_model("vgg16", 8)
+    with pytest.raises(ConfigError, match="valid: paper, cpu, smoke"):
+        preset("fast")
+
+
+def test_presets_follow_the_paper_recipe():
+    mufac, ml, young = preset("paper"), preset("paper", "multilabel"), preset("paper", "multiclass", "mucac-young")
+    assert (mufac.epochs, mufac.lr, mufac.momentum, mufac.milestones, mufac.gamma) == (30, 0.01, 0.9, (10, 20), 0.1)
+    assert ml.epochs == 8 and young.gamma == 0.2 and mufac.resolution == 128
+    assert preset("cpu", epochs=3).epochs == 3 and preset("smoke").epochs == 1
+
+
+def test_checkpoint_roundtrip_and_refusals(tmp_path):
+    m = build_model("resnet18", 8)
+    p = tmp_path / "m.pt"
+    save_checkpoint(p, m, arch="resnet18", num_outputs=8, data_fingerprint="abc", config={"x": 1}, metrics={"a": 0.5})
+    ck = load_checkpoint(p, arch="resnet18", num_outputs=8, data_fingerprint="abc")
+    assert ck["metrics"] == {"a": 0.5} and not list(tmp_path.glob(".*tmp"))
+    for kw, what in ((dict(arch="efficientnet_b0"), "arch"), (dict(num_outputs=3), "num_outputs"),
+                     (dict(data_fingerprint="zzz"), "data_fingerprint")):
+        with pytest.raises(CheckpointError, match=what):
+            load_checkpoint(p, **kw)
+    (tmp_path / "bad.pt").write_bytes(b"garbage")
+    with pytest.raises(CheckpointError, match="cannot read"):
+        load_checkpoint(tmp_path / "bad.pt")
+
+
+def test_training_is_repeatable_and_learns(mufac_bench):
+    cfg = preset("smoke", epochs=2, seed=3)
+    a, info = train_model(mufac_bench, "train", cfg, CPU, progress=False)
+    b, _ = train_model(mufac_bench, "train", cfg, CPU, progress=False)
+    for (k, va), vb in zip(a.state_dict().items(), b.state_dict().values(), strict=False):
+        assert torch.equal(va, vb), k
+    assert len(info["history"]) == 2 and all(torch.isfinite(torch.tensor(h["loss"])) for h in info["history"])
+
+
+def test_multilabel_training_runs(mucac_bench):
+    model, info = train_model(mucac_bench, "retain", preset("smoke", "multilabel"), CPU, progress=False)
+    assert info["history"][0]["loss"] < 0.75  # BCE starts at log 2 = 0.69 and cannot blow up in one epoch
+
+
+def test_run_folder_reuses_and_refuses(tmp_path, mufac_bench):
+    cfg = preset("smoke")
+    _, first = train_or_load(tmp_path, "retrained", mufac_bench, cfg, CPU, progress=False)
+    assert not first["reused"] and 0 <= first["test_acc"] <= 1 and first["train_seconds"] > 0
+    before = (tmp_path / "retrained" / "model.pt").read_bytes()
+    _, again = train_or_load(tmp_path, "retrained", mufac_bench, cfg, CPU, progress=False)
+    assert again["reused"] and again["test_acc"] == first["test_acc"]
+    with pytest.raises(CheckpointError, match="another configuration"):
+        train_or_load(tmp_path, "retrained", mufac_bench, preset("smoke", lr=0.5), CPU, progress=False)
+    assert (tmp_path / "retrained" / "model.pt").read_bytes() == before
+
+
+def _train_cmd(root, out, cache):
+    return [sys.executable, "-m", "gli_helpers", "train", "--benchmark", "synthetic-mufac", "--root", str(root),
+            "--preset", "smoke", "--epochs", "4", "--role", "original", "--seed", "1", "--out", str(out),
+            "--cache-dir", str(cache), "--quiet"]
+
+
+def test_kill_mid_epoch_then_resume_equals_uninterrupted(tmp_path, small_mufac, cache_dir):
+    killed = tmp_path / "killed"
+    proc = subprocess.Popen(_train_cmd(small_mufac, killed, cache_dir), cwd=REPO)
+    state = killed / "original" / "state.pt"
+    deadline = time.time() + 120
+    while not state.exists() and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.02)
+    assert state.exists(), "training never wrote its resume state"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert not (killed / "original" / "model.pt").exists(), "the kill came too late to interrupt training"
+    saved = torch.load(state, weights_only=True)["info"]["epochs_done"]
+    assert 1 <= saved < 4
+    resumed = json.loads(subprocess.run(_train_cmd(small_mufac, killed, cache_dir), cwd=REPO, check=True,
+                                        capture_output=True, text=True).stdout)
+    straight = json.loads(subprocess.run(_train_cmd(small_mufac, tmp_path / "straight", cache_dir), cwd=REPO,
+                                         check=True, capture_output=True, text=True).stdout)
+    a = load_checkpoint(killed / "original" / "model.pt")["state_dict"]
+    b = load_checkpoint(tmp_path / "straight" / "original" / "model.pt")["state_dict"]
+    for k in a:
+        assert torch.equal(a[k], b[k]), k
+    assert resumed["test_acc"] == straight["test_acc"]
+    assert set(straight) >= {"test_acc", "top2_acc", "mia", "forgetting_score", "final_score", "retain_acc",
+                             "forget_acc", "train_seconds"}

@@ -1,0 +1,67 @@
+"""The real MUFAC zip (../shared/data/mufac; CI always has it): counts, labels, cache, duplicates."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+
+import pytest
+
+from gli_helpers.data import load_benchmark
+
+from .conftest import MUFAC_ZIP
+
+
+def test_shared_zip_is_present():
+    assert MUFAC_ZIP.is_file(), f"{MUFAC_ZIP} is missing: these tests need the shared MUFAC copy"
+
+
+@pytest.fixture(scope="module")
+def real_cache(tmp_path_factory):
+    return tmp_path_factory.mktemp("mufac-cache")
+
+
+@pytest.fixture(scope="module")
+def first_load(real_cache):
+    start = time.perf_counter()
+    bench = load_benchmark("mufac", MUFAC_ZIP, 16, cache_dir=real_cache)
+    return bench, time.perf_counter() - start
+
+
+def test_counts_as_in_spec(first_load):
+    bench, _ = first_load
+    n = {s: len(bench.splits[s]) for s in ("train", "forget", "retain", "test", "unseen")}
+    assert n == {"train": 10025, "forget": 1500, "retain": 8525, "test": 1539, "unseen": 1504}
+    s = bench.summary()["splits"]
+    assert s["train"]["people"] == 896 and s["test"]["people"] == 161 and s["unseen"]["people"] == 159
+    for split in ("train", "test", "unseen"):
+        assert sum(s[split]["labels"].values()) == s[split]["images"]
+    assert s["train"]["labels"]["0-6"] == 2121 and s["test"]["labels"]["67-80"] == 4
+    assert any("F0046/D" in note for note in bench.notes)  # the 1,500-row cut splits one person
+
+
+def test_second_load_uses_cache(first_load, real_cache):
+    _, first = first_load
+    start = time.perf_counter()
+    again = load_benchmark("mufac", MUFAC_ZIP, 16, cache_dir=real_cache)
+    second = time.perf_counter() - start
+    assert any("loaded from cache" in n for n in again.notes)
+    assert second < 0.25 * first, (first, second)
+
+
+def test_duplicates_reported_and_dropped(real_cache):
+    bench = load_benchmark("mufac", MUFAC_ZIP, 16, cache_dir=real_cache, dedup=True)
+    note = next(n for n in bench.notes if n.startswith("deduplicated"))
+    assert "forget/retain" in note and "unseen/retain" in note
+    assert 5000 < len(bench.train) < 10025 and len(bench.splits["test"]) < 1539
+
+
+def test_data_summary_cli_on_real_zip(real_cache):
+    res = subprocess.run([sys.executable, "-m", "gli_helpers", "data-summary", "--benchmark", "mufac", "--root",
+                          str(MUFAC_ZIP), "--resolution", "16", "--cache-dir", str(real_cache), "--quiet"],
+                         capture_output=True, text=True, check=True)
+    s = json.loads(res.stdout)["splits"]
+    assert (s["train"]["images"], s["test"]["images"], s["unseen"]["images"]) == (10025, 1539, 1504)
+    assert (s["forget"]["images"], s["retain"]["images"], s["train"]["people"]) == (1500, 8525, 896)
