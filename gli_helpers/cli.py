@@ -86,6 +86,23 @@ def cmd_train(args) -> None:
     print(json.dumps(train_reference(args), indent=2))
 
 
+def cmd_run(args) -> None:
+    from .experiment import data_options_from_args, prepare
+    from .runner import format_table, run_benchmark, summary_table
+    from .unlearning import parse_methods
+    methods = parse_methods(args.methods)
+    seeds = [int(s) for s in str(args.seeds).split(",")] if args.seeds else [args.seed]
+    overrides = json.loads(args.method_config) if args.method_config else {}
+    exp = prepare(args.benchmark, args.root, args.out, args.preset, args.arch, seeds[0], device=args.device,
+                  amp=not args.no_amp, progress=not args.quiet,
+                  overrides={"epochs": args.epochs, "resolution": args.resolution, "batch_size": args.batch_size,
+                             "lr": args.lr}, **data_options_from_args(args))
+    log = (lambda *a: None) if args.quiet else (lambda msg: print(msg, file=sys.stderr))
+    results = run_benchmark(exp, methods, seeds, args.trajectory_every, overrides, args.preset, log=log)
+    print(f"{exp.bench.name} / {exp.cfg.arch} / preset {args.preset} / seeds {seeds}  (results: {exp.run_dir}/results.csv)")
+    print(format_table(summary_table(results)))
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m gli_helpers", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -118,6 +135,15 @@ def main(argv=None) -> int:
     add_train_options(p)
     p.add_argument("--role", required=True, choices=("original", "retrained"))
     p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("run", help="run unlearning methods against the Original and Retrained models")
+    add_data_options(p)
+    add_train_options(p)
+    p.add_argument("--methods", default="all", help="all, ablation (GLI l2/l1/cosine), or a comma list")
+    p.add_argument("--seeds", help="comma list of seeds (overrides --seed), e.g. 0,1,2")
+    p.add_argument("--trajectory-every", type=int, default=5, help="record metrics every N steps (0: off)")
+    p.add_argument("--method-config", help='JSON overrides per method, e.g. \'{"gli": {"steps": 3}}\'')
+    p.set_defaults(func=cmd_run)
 
     args = parser.parse_args(argv)
     try:

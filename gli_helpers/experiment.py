@@ -45,17 +45,21 @@ def prepare(benchmark: str, root, run_dir, preset_name: str = "cpu", arch: str =
     return Experiment(bench, cfg, dev, Path(run_dir), amp, progress, data_options)
 
 
+def data_options_from_args(args) -> dict:
+    return {k: getattr(args, k) for k in ("forget_count", "test_below", "unseen_from", "forget_range",
+                                          "validation_share", "dedup", "cache_dir")}
+
+
 def train_reference(args) -> dict:
     """The ``train`` command: train or reuse one reference model and return its reported metrics."""
-    data_options = {k: getattr(args, k) for k in ("forget_count", "test_below", "unseen_from", "forget_range",
-                                                    "validation_share", "dedup", "cache_dir")}
+    data_options = data_options_from_args(args)
     overrides = {"epochs": args.epochs, "resolution": args.resolution, "batch_size": args.batch_size, "lr": args.lr}
     exp = prepare(args.benchmark, args.root, args.out, args.preset, args.arch, args.seed, device=args.device,
                   amp=not args.no_amp, progress=not args.quiet, overrides=overrides, **data_options)
     _, metrics = exp.reference(args.role)
     out = {"benchmark": exp.bench.name, "role": args.role, "arch": exp.cfg.arch, "preset": args.preset,
            "seed": exp.cfg.seed, "data_fingerprint": exp.bench.fingerprint("train" if args.role == "original" else "retain"),
-           "reused": metrics["reused"], "run_dir": str(exp.run_dir / args.role)}
+           "reused": metrics["reused"], "run_dir": str(exp.run_dir / f"{args.role}-seed{exp.cfg.seed}")}
     out.update({k: metrics[k] for k in REPORTED if k in metrics})
     out["train_seconds"] = metrics.get("train_seconds")
     return out

@@ -31,13 +31,14 @@ def task_loss(logits: torch.Tensor, labels: torch.Tensor, task: str, reduction: 
 @torch.no_grad()
 def predict(model, split, device, batch_size: int = 256, amp: bool = True) -> torch.Tensor:
     """Float32 logits of ``model`` on every image of ``split`` (on the CPU), in eval mode."""
-    was_training = model.training
+    modes = [(m, m.training) for m in model.modules()]  # restored per module: CF-k keeps frozen blocks in eval
     model.eval()
     out = []
     for lo in range(0, len(split), batch_size):
         with autocast(device, amp):
             out.append(model(to_float(split.images[lo:lo + batch_size], device)).float().cpu())
-    model.train(was_training)
+    for m, mode in modes:
+        m.training = mode
     if not out:
         raise DataError("cannot evaluate on an empty split.")
     return torch.cat(out)

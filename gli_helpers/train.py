@@ -102,12 +102,12 @@ def _diff(old: dict, new: dict) -> dict:
 
 def train_or_load(run_dir, role: str, bench, cfg: TrainConfig, device: torch.device, *, progress: bool = True,
                   amp: bool = True) -> tuple[torch.nn.Module, dict]:
-    """The model of ``role`` (original / retrained) in ``run_dir``: reused when its configuration and data
-    match, trained (or resumed) when absent, refused when the folder holds a different one."""
+    """The model of ``role`` (original / retrained) in ``run_dir/<role>-seed<S>``: reused when its configuration
+    and data match, trained (or resumed) when absent, refused when the folder holds a different one."""
     if role not in ROLES:
         raise ConfigError(f"unknown role {role!r}; valid: {', '.join(ROLES)}.")
     split = ROLES[role]
-    folder = Path(run_dir) / role
+    folder = Path(run_dir) / f"{role}-seed{cfg.seed}"
     ckpt_path = folder / "model.pt"
     fingerprint = bench.fingerprint(split)
     record = {"role": role, "benchmark": bench.name, "train_split": split, "data_fingerprint": fingerprint,

@@ -1,0 +1,43 @@
+"""CF-k (catastrophic forgetting of the last k blocks): freeze all but the last k blocks, fine-tune on retain.
+
+For ResNets k = 3 means layer3, layer4 and fc train; everything before stays bit-identical
+(BatchNorm running statistics included: frozen blocks run in eval mode).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..errors import ConfigError
+from ..models import blocks
+from .common import MethodConfig, UnlearnData
+from .finetune import train_on_retain
+
+
+@dataclass
+class CFkConfig(MethodConfig):
+    k: int = 3
+
+
+def split_blocks(model, k: int):
+    all_blocks = blocks(model)
+    if not 1 <= k <= len(all_blocks):
+        raise ConfigError(f"k must be between 1 and {len(all_blocks)} for this model, got {k}.")
+    return all_blocks[:-k], all_blocks[-k:]
+
+
+def train_last_k(model, data: UnlearnData, cfg, on_step=None) -> None:
+    """Fine-tune only the last ``cfg.k`` blocks on retain; the others keep their weights and statistics."""
+    frozen, trainable = split_blocks(model, cfg.k)
+    for _, m in frozen:
+        m.requires_grad_(False)
+    try:
+        train_on_retain(model, [p for _, m in trainable for p in m.parameters()], data, cfg, on_step,
+                        frozen=[m for _, m in frozen])
+    finally:
+        model.requires_grad_(True)
+
+
+def unlearn(model, data: UnlearnData, cfg: CFkConfig, on_step=None):
+    train_last_k(model, data, cfg, on_step)
+    return model

@@ -1,0 +1,113 @@
+"""What every unlearning method shares: its inputs, batching, the forget-batch cycle, losses, and the optimizer."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+
+import torch
+import torch.nn.functional as F
+
+from ..data.benchmark import Split
+from ..errors import ConfigError
+from ..metrics import task_loss
+from ..runtime import autocast, to_float
+
+
+@dataclass
+class UnlearnData:
+    """Everything a method may use: the retain and forget sets, the task, and where to run.
+
+    ``validation`` is present when the benchmark holds one (for honest model selection);
+    ``test`` and ``unseen`` only for the authors' "paper" selection, which looks at them.
+    """
+
+    retain: Split
+    forget: Split
+    task: str
+    num_outputs: int
+    arch: str
+    device: torch.device
+    seed: int = 0
+    amp: bool = True
+    validation: Split | None = None
+    test: Split | None = None
+    unseen: Split | None = None
+    report: dict = field(default_factory=dict)  # what a method wants recorded next to its result
+
+
+@dataclass
+class MethodConfig:
+    """Fields every method has; each method's dataclass extends it with its own."""
+
+    epochs: int = 2
+    lr: float = 0.001
+    momentum: float = 0.0
+    batch_size: int = 64
+
+    def to_dict(self) -> dict:
+        return {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(self).items()}
+
+    @classmethod
+    def for_task(cls, task: str, young: bool = False, **overrides) -> MethodConfig:
+        """The paper's values for a task (``multiclass`` / ``multilabel``; ``young`` for the binary task)."""
+        values = {**cls.task_defaults(task, young), **overrides}
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ConfigError(f"{cls.__name__} has no setting(s) {unknown}; valid: {sorted(known)}.")
+        return cls(**values)
+
+    @classmethod
+    def task_defaults(cls, task: str, young: bool) -> dict:
+        return {}
+
+
+def epoch_batches(n: int, batch_size: int, seed: int, epoch: int) -> list[torch.Tensor]:
+    g = torch.Generator().manual_seed(seed * 7919 + epoch)
+    perm = torch.randperm(n, generator=g)
+    out = [perm[i:i + batch_size] for i in range(0, n, batch_size)]
+    if len(out) > 1 and len(out[-1]) < 2:  # BatchNorm cannot train on one image
+        out.pop()
+    return out
+
+
+def fetch(split: Split, idx: torch.Tensor, device) -> tuple[torch.Tensor, torch.Tensor]:
+    return to_float(split.images[idx], device), split.labels[idx].to(device)
+
+
+class Cycle:
+    """An endless, reshuffled iterator over a split's batches (the forget set is usually the smaller one)."""
+
+    def __init__(self, split: Split, batch_size: int, seed: int, device):
+        self.split, self.batch_size, self.seed, self.device = split, batch_size, seed, device
+        self.epoch, self.queue = 0, []
+
+    def next(self) -> tuple[torch.Tensor, torch.Tensor]:
+        if not self.queue:
+            self.queue = epoch_batches(len(self.split), self.batch_size, self.seed + 1, self.epoch)
+            self.epoch += 1
+        return fetch(self.split, self.queue.pop(0), self.device)
+
+
+def sgd(params, cfg: MethodConfig) -> torch.optim.Optimizer:
+    return torch.optim.SGD([p for p in params if p.requires_grad], lr=cfg.lr, momentum=cfg.momentum)
+
+
+def loss_of(model, x, y, task, amp_device=None, amp=True) -> torch.Tensor:
+    with autocast(amp_device or x.device, amp):
+        logits = model(x)
+    return task_loss(logits.float(), y, task)
+
+
+def distill_kl(student_logits: torch.Tensor, teacher_logits: torch.Tensor, task: str, temperature: float = 1.0):
+    """KL(teacher || student) at a temperature, the distillation loss (scaled by T^2); multi-label outputs
+    are independent Bernoulli variables, the KL summed over outputs."""
+    t = temperature
+    if task == "multilabel":
+        p = torch.sigmoid(teacher_logits / t)
+        ls, lns = F.logsigmoid(student_logits / t), F.logsigmoid(-student_logits / t)
+        lt, lnt = F.logsigmoid(teacher_logits / t), F.logsigmoid(-teacher_logits / t)
+        kl = p * (lt - ls) + (1 - p) * (lnt - lns)
+        return kl.sum(1).mean() * t * t
+    return F.kl_div(F.log_softmax(student_logits / t, 1), F.log_softmax(teacher_logits / t, 1),
+                    reduction="batchmean", log_target=True) * t * t

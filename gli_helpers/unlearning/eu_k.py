@@ -1,0 +1,34 @@
+"""EU-k (exact unlearning of the last k blocks): re-initialise the last k blocks to fresh weights, freeze the
+rest, and train on retain. (The paper's Algorithm 6 restores them from the initial model instead; this is
+EU-k's definition, SPEC section 3.)"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from ..models import blocks, build_model
+from .cf_k import train_last_k
+from .common import MethodConfig, UnlearnData
+
+
+@dataclass
+class EUkConfig(MethodConfig):
+    k: int = 3
+
+
+def reinitialize_last(model, arch: str, num_outputs: int, k: int, seed: int) -> None:
+    """Copy freshly initialised weights (the architecture's own init, seeded) into the last k blocks."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(10_000 + seed)
+        fresh = build_model(arch, num_outputs)
+    device = next(model.parameters()).device
+    for (_, target), (_, source) in zip(blocks(model)[-k:], blocks(fresh.to(device))[-k:], strict=False):
+        target.load_state_dict(source.state_dict())
+
+
+def unlearn(model, data: UnlearnData, cfg: EUkConfig, on_step=None):
+    reinitialize_last(model, data.arch, data.num_outputs, cfg.k, data.seed)
+    train_last_k(model, data, cfg, on_step)
+    return model

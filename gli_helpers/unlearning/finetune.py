@@ -1,0 +1,39 @@
+"""Fine-tuning: continue training on the retain set only (the forget set is simply not seen again)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .common import MethodConfig, UnlearnData, epoch_batches, fetch, loss_of, sgd
+
+
+@dataclass
+class FinetuneConfig(MethodConfig):
+    pass
+
+
+def train_on_retain(model, params, data: UnlearnData, cfg: MethodConfig, on_step=None, step0: int = 0,
+                    frozen=()) -> int:
+    """Plain SGD on the task loss over the retain set; ``frozen`` modules stay in eval mode.
+    Returns the number of steps taken."""
+    opt = sgd(params, cfg)
+    step = step0
+    model.train()
+    for m in frozen:
+        m.eval()
+    for epoch in range(cfg.epochs):
+        for idx in epoch_batches(len(data.retain), cfg.batch_size, data.seed, epoch):
+            x, y = fetch(data.retain, idx, data.device)
+            loss = loss_of(model, x, y, data.task, data.device, data.amp)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            step += 1
+            if on_step:
+                on_step(step, model)
+    return step
+
+
+def unlearn(model, data: UnlearnData, cfg: FinetuneConfig, on_step=None):
+    train_on_retain(model, model.parameters(), data, cfg, on_step)
+    return model

@@ -1,0 +1,115 @@
+"""GLI, Guided Loss-Increasing (SPEC section 2).
+
+For each retain batch (x, y) and a cycled forget batch x_f: K sign-gradient steps move a
+perturbation eta so that f(clamp(x + eta)) goes *away* from the forget outputs f(x_f) while the
+task loss on y stays low (objective d(z, z_f) - w * L_task(z, y)); then one SGD step on the task
+loss of the perturbed images. The weight w grows linearly from w0 to w1 over an epoch's batches.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+from ..errors import ConfigError
+from ..metrics import task_loss
+from .common import Cycle, MethodConfig, UnlearnData, epoch_batches, fetch, loss_of, sgd
+from .selection import Selector
+
+DISTANCES = ("l2", "l1", "cosine")
+
+
+def distance(z: torch.Tensor, z_f: torch.Tensor, kind: str) -> torch.Tensor:
+    """l2: mean squared error; l1: mean absolute error; cosine: minus the mean cosine similarity."""
+    if kind == "l2":
+        return F.mse_loss(z, z_f)
+    if kind == "l1":
+        return F.l1_loss(z, z_f)
+    if kind == "cosine":
+        return -F.cosine_similarity(z, z_f, dim=1).mean()
+    raise ConfigError(f"unknown GLI distance {kind!r}; valid: {', '.join(DISTANCES)}.")
+
+
+def gli_perturb(model, x, y, x_f, *, steps: int, alpha: float, weight: float, task: str, distance_kind: str = "l2",
+                recompute_forget: bool = False) -> torch.Tensor:
+    """The perturbed retain images clamp(x + eta, 0, 1) with |eta|_inf <= steps * alpha.
+
+    The forget logits do not depend on eta, so they are computed once (``recompute_forget``
+    recomputes them at every step instead: the same result, K more forward passes).
+    The model's mode is the caller's choice; no parameter gradient is accumulated.
+    """
+    n = min(len(x), len(x_f))
+    with torch.no_grad():
+        z_f = model(x_f).float()
+    z_f = z_f.repeat((len(x) + n - 1) // n, 1)[:len(x)] if len(z_f) < len(x) else z_f[:len(x)]
+    eta = torch.zeros_like(x)
+    for _ in range(steps):
+        eta.requires_grad_(True)
+        z = model((x + eta).clamp(0, 1)).float()
+        if recompute_forget:
+            with torch.no_grad():
+                zf_now = model(x_f).float()
+            zf_now = zf_now.repeat((len(x) + n - 1) // n, 1)[:len(x)] if len(zf_now) < len(x) else zf_now[:len(x)]
+        else:
+            zf_now = z_f
+        objective = distance(z, zf_now, distance_kind) - weight * task_loss(z, y, task)
+        (grad,) = torch.autograd.grad(objective, eta)
+        eta = (eta.detach() + alpha * grad.sign())
+    return (x + eta.detach()).clamp(0, 1)
+
+
+@dataclass
+class GLIConfig(MethodConfig):
+    epochs: int = 1
+    steps: int = 2  # K: 2 for MUFAC, 5 for MUCAC
+    alpha: float = 0.01
+    distance: str = "l2"
+    w0: float = 200.0
+    w1: float = 1000.0
+    bn_eval: bool = False  # quirk of the authors' runs: BatchNorm frozen in eval mode throughout
+    selection: str = "auto"  # auto (validation when the benchmark has one, else none) | none | validation | paper
+    patience: int = 3
+    select_every: int = 1
+
+    @classmethod
+    def task_defaults(cls, task, young):
+        if young:
+            return {"steps": 5, "w0": 800.0, "w1": 12000.0}
+        return {"steps": 5} if task == "multilabel" else {}
+
+
+def unlearn(model, data: UnlearnData, cfg: GLIConfig, on_step=None):
+    if cfg.distance not in DISTANCES:
+        raise ConfigError(f"unknown GLI distance {cfg.distance!r}; valid: {', '.join(DISTANCES)}.")
+    opt = sgd(model.parameters(), cfg)
+    forget = Cycle(data.forget, cfg.batch_size, data.seed, data.device)
+    selector = Selector(cfg.selection, data, cfg.patience, cfg.select_every)
+    step, stop = 0, False
+    for epoch in range(cfg.epochs):
+        if stop:
+            break
+        batches = epoch_batches(len(data.retain), cfg.batch_size, data.seed, epoch)
+        for b, idx in enumerate(batches):
+            x, y = fetch(data.retain, idx, data.device)
+            xf, _ = forget.next()
+            w = cfg.w0 + (cfg.w1 - cfg.w0) * b / max(len(batches) - 1, 1)
+            model.eval()  # perturbation search: BatchNorm statistics must not see the forget batch
+            x_adv = gli_perturb(model, x, y, xf, steps=cfg.steps, alpha=cfg.alpha, weight=w, task=data.task,
+                                distance_kind=cfg.distance)
+            model.train(not cfg.bn_eval)
+            loss = loss_of(model, x_adv, y, data.task, data.device, data.amp)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            step += 1
+            if on_step:
+                on_step(step, model)
+            if selector.update(step, model):
+                stop = True
+                break
+    selector.restore_best(model)
+    data.report.update(selector.describe(), steps=step)
+    return model
+

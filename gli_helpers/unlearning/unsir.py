@@ -1,0 +1,59 @@
+"""UNSIR, adapted to instance unlearning (SPEC section 3).
+
+Stage 1 "impair": for each (retain, forget) batch pair learn a noise batch (Adam, 5 steps) whose
+outputs are as far as possible from the forget images' outputs, then take one SGD step on
+task loss(noise, retain labels) + task loss(retain). Stage 2 "repair": fine-tune on retain.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+from .common import Cycle, MethodConfig, UnlearnData, epoch_batches, fetch, loss_of, sgd
+from .finetune import train_on_retain
+
+
+@dataclass
+class UNSIRConfig(MethodConfig):
+    epochs: int = 1  # impair epochs
+    repair_epochs: int = 1
+    noise_steps: int = 5
+    noise_lr: float = 0.01
+
+
+def unlearn(model, data: UnlearnData, cfg: UNSIRConfig, on_step=None):
+    opt = sgd(model.parameters(), cfg)
+    forget = Cycle(data.forget, cfg.batch_size, data.seed, data.device)
+    g = torch.Generator().manual_seed(data.seed + 17)
+    step = 0
+    for epoch in range(cfg.epochs):
+        for idx in epoch_batches(len(data.retain), cfg.batch_size, data.seed, epoch):
+            x, y = fetch(data.retain, idx, data.device)
+            xf, _ = forget.next()
+            n = min(len(x), len(xf))
+            x, y, xf = x[:n], y[:n], xf[:n]
+            model.eval()  # the noise search must not move BatchNorm statistics
+            with torch.no_grad():
+                zf = model(xf).float()
+            noise = torch.rand(x.shape, generator=g).to(data.device).requires_grad_(True)
+            nopt = torch.optim.Adam([noise], lr=cfg.noise_lr)
+            for _ in range(cfg.noise_steps):
+                loss = -F.mse_loss(model(noise).float(), zf)
+                nopt.zero_grad(set_to_none=True)
+                loss.backward()
+                nopt.step()
+            model.train()
+            loss = loss_of(model, noise.detach(), y, data.task, data.device, data.amp) + \
+                loss_of(model, x, y, data.task, data.device, data.amp)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            step += 1
+            if on_step:
+                on_step(step, model)
+    repair = UNSIRConfig(epochs=cfg.repair_epochs, lr=cfg.lr, momentum=cfg.momentum, batch_size=cfg.batch_size)
+    train_on_retain(model, model.parameters(), data, repair, on_step, step0=step)
+    return model

@@ -1,0 +1,149 @@
+"""Every unlearning method on smoke data, the properties each must have, and the registry."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+import torch
+
+from gli_helpers.config import preset
+from gli_helpers.errors import ConfigError
+from gli_helpers.experiment import Experiment
+from gli_helpers.metrics import evaluate
+from gli_helpers.models import blocks
+from gli_helpers.runner import unlearn_data
+from gli_helpers.train import train_model
+from gli_helpers.unlearning import MAIN_METHODS, METHODS, default_config, get_method, gli_perturb, parse_methods
+from gli_helpers.unlearning.eu_k import reinitialize_last
+
+CPU = torch.device("cpu")
+FAST = {"epochs": 1}  # one pass is enough to see each method act
+
+
+def trained(bench, epochs=3):
+    model, _ = train_model(bench, "train", preset("smoke", bench.task, epochs=epochs, seed=0), CPU, progress=False)
+    return model
+
+
+@pytest.fixture(scope="module")
+def mufac_setup(mufac_bench):
+    exp = Experiment(mufac_bench, preset("smoke"), CPU, None)
+    return trained(mufac_bench), unlearn_data(exp, 0), mufac_bench
+
+
+@pytest.fixture(scope="module")
+def mucac_setup(mucac_bench):
+    exp = Experiment(mucac_bench, preset("smoke", "multilabel"), CPU, None)
+    return trained(mucac_bench, 1), unlearn_data(exp, 0), mucac_bench
+
+
+def weights(model):
+    return {k: v.clone() for k, v in model.state_dict().items()}
+
+
+@pytest.mark.parametrize("name", MAIN_METHODS)
+def test_method_changes_weights_keeps_them_finite(mufac_setup, name):
+    original, data, bench = mufac_setup
+    model = copy.deepcopy(original)
+    before = weights(model)
+    steps = []
+    cfg = default_config(name, "multiclass", **({"selection": "none"} if name == "gli" else {}), **FAST)
+    out = get_method(name).unlearn(model, data, cfg, on_step=lambda s, m: steps.append(s))
+    after = out.state_dict()
+    assert any(not torch.equal(before[k], after[k]) for k in before)
+    assert all(torch.isfinite(v.float()).all() for v in after.values())
+    assert steps and steps == sorted(steps)
+    m = evaluate(out, bench, CPU)
+    for key in ("test_acc", "top2_acc", "mia", "forgetting_score", "final_score", "retain_acc", "forget_acc"):
+        assert 0 <= m[key] <= 1, key
+
+
+@pytest.mark.parametrize("name", MAIN_METHODS)
+def test_multilabel_path_every_method(mucac_setup, name):
+    original, data, bench = mucac_setup
+    model = copy.deepcopy(original)
+    cfg = default_config(name, "multilabel", **({"selection": "none"} if name == "gli" else {}), **FAST)
+    assert name != "gli" or cfg.steps == 5  # the multi-label default K
+    out = get_method(name).unlearn(model, data, cfg)
+    m = evaluate(out, bench, CPU)
+    assert 0 <= m["test_acc"] <= 1 and 0 <= m["forgetting_score"] <= 0.5 and "top2_acc" not in m
+
+
+def test_neggrad_lowers_forget_accuracy(mufac_setup):
+    original, data, bench = mufac_setup
+    before = evaluate(original, bench, CPU)
+    out = get_method("neggrad").unlearn(copy.deepcopy(original), data, default_config("neggrad", "multiclass", lr=0.01))
+    after = evaluate(out, bench, CPU)
+    assert after["forget_acc"] < before["forget_acc"]
+    assert after["forget_loss"] > before["forget_loss"]
+
+
+def test_cf_k_leaves_frozen_layers_bit_identical(mufac_setup):
+    original, data, _ = mufac_setup
+    model = copy.deepcopy(original)
+    get_method("cf_k").unlearn(model, data, default_config("cf_k", "multiclass", **FAST), on_step=lambda s, m: None)
+    frozen_names = [n for n, _ in blocks(model)[:-3]]
+    assert frozen_names == ["stem", "layer1", "layer2"]
+    for (_, a), (_, b) in zip(blocks(model)[:-3], blocks(original)[:-3], strict=False):
+        for (k, va), vb in zip(a.state_dict().items(), b.state_dict().values(), strict=False):
+            assert torch.equal(va, vb), k  # weights and BatchNorm statistics
+    assert not torch.equal(model.layer4[0].conv1.weight, original.layer4[0].conv1.weight)
+
+
+def test_eu_k_reinitializes_last_blocks(mufac_setup):
+    original, data, _ = mufac_setup
+    model = copy.deepcopy(original)
+    reinitialize_last(model, "resnet18", 8, 3, seed=0)
+    assert not torch.equal(model.fc.weight, original.fc.weight)
+    assert not torch.equal(model.layer3[0].conv1.weight, original.layer3[0].conv1.weight)
+    assert torch.equal(model.layer2[0].conv1.weight, original.layer2[0].conv1.weight)
+    # fresh BatchNorm statistics in the re-initialised blocks
+    assert torch.equal(model.layer4[0].bn1.running_mean, torch.zeros_like(model.layer4[0].bn1.running_mean))
+    out = get_method("eu_k").unlearn(copy.deepcopy(original), data, default_config("eu_k", "multiclass", **FAST))
+    assert torch.equal(out.layer1[0].conv1.weight, original.layer1[0].conv1.weight)
+
+
+def test_gli_perturbation_bound_and_once_per_batch_forget_logits(mufac_setup):
+    original, data, _ = mufac_setup
+    model = copy.deepcopy(original).eval()
+    x, y = data.retain.images[:16].float() / 255, data.retain.labels[:16]
+    xf = data.forget.images[:16].float() / 255
+    kw = dict(steps=4, alpha=0.01, weight=200.0, task="multiclass")
+    once = gli_perturb(model, x, y, xf, **kw)
+    every = gli_perturb(model, x, y, xf, recompute_forget=True, **kw)
+    assert torch.equal(once, every)
+    assert (once - x).abs().max() <= 4 * 0.01 + 1e-6
+    assert (once - x).abs().max() > 0.01  # it moved
+    assert once.min() >= 0 and once.max() <= 1
+    for d in ("l1", "cosine"):
+        p = gli_perturb(model, x, y, xf, distance_kind=d, **kw)
+        assert (p - x).abs().max() <= 0.04 + 1e-6
+    # the perturbation moves outputs away from the forget outputs (weight 0: distance only)
+    far = gli_perturb(model, x, y, xf, steps=4, alpha=0.01, weight=0.0, task="multiclass")
+    with torch.no_grad():
+        zf = model(xf)
+        assert ((model(far) - zf) ** 2).mean() > ((model(x) - zf) ** 2).mean()
+
+
+def test_gli_selection_modes(mufac_setup, small_mufac, cache_dir):
+    original, data, _ = mufac_setup
+    with pytest.raises(ConfigError, match="validation split"):
+        get_method("gli").unlearn(copy.deepcopy(original), data, default_config("gli", "multiclass",
+                                                                                 selection="validation"))
+    get_method("gli").unlearn(copy.deepcopy(original), data, default_config("gli", "multiclass", selection="paper"))
+    assert data.report["selection"] == "paper" and data.report["selected_step"] >= 1
+
+
+def test_registry_errors_and_presets():
+    with pytest.raises(ConfigError, match="valid: finetune, cf_k"):
+        get_method("retrain_everything")
+    with pytest.raises(ConfigError, match="no setting"):
+        default_config("gli", "multiclass", temperature=3)
+    assert parse_methods("all") == list(MAIN_METHODS) and len(METHODS) == 10
+    assert default_config("gli_l1", "multiclass").distance == "l1"
+    young = default_config("gli", "multiclass", young=True)
+    assert (young.w0, young.w1, young.steps) == (800.0, 12000.0, 5)
+    assert default_config("gli", "multiclass").steps == 2
+    with pytest.raises(ConfigError, match="valid: l2, l1, cosine"):
+        get_method("gli").unlearn(None, None, default_config("gli", "multiclass", distance="l3"))
