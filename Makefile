@@ -8,6 +8,7 @@ BENCHMARK ?= synthetic-mufac
 DATA ?= data/synthetic-mufac
 PRESET ?= cpu
 RUN_DIR ?= runs/$(BENCHMARK)-$(PRESET)
+SEEDS ?= 0,1,2
 
 .PHONY: setup reproduce test lint lab clean
 
@@ -22,7 +23,7 @@ $(VENV)/.installed: requirements.txt pyproject.toml
 setup: $(VENV)/.installed
 
 reproduce: setup
-	$(PY) -m gli_helpers reproduce --benchmark $(BENCHMARK) --root $(DATA) --preset $(PRESET) --out $(RUN_DIR)
+	$(PY) -m gli_helpers reproduce --benchmark $(BENCHMARK) --root $(DATA) --preset $(PRESET) --seeds $(SEEDS) --out $(RUN_DIR)
 
 test: setup
 	$(PY) -m ruff check gli_helpers tests

@@ -103,6 +103,26 @@ def cmd_run(args) -> None:
     print(format_table(summary_table(results)))
 
 
+def cmd_reproduce(args) -> None:
+    from .notebook import resolve
+    from .reproduce import reproduce
+    run_dir = resolve(args.out)
+    params = {"BENCHMARK": args.benchmark, "DATA_ROOT": str(resolve(args.root)), "PRESET": args.preset,
+              "RUN_DIR": str(run_dir), "FIG_DIR": str(resolve(args.figures)), "SEEDS": _seeds(args),
+              "ARCHS": args.archs.split(","), "DEVICE": args.device, "PROGRESS": False}
+    if args.cache_dir:
+        params["CACHE_DIR"] = str(resolve(args.cache_dir))
+    done = reproduce(params, run_dir, args.notebooks, progress=not args.quiet,
+                     log=lambda m: print(m, file=sys.stderr, flush=True))
+    tables = sorted(str(p) for p in run_dir.glob("*.csv"))
+    figures = sorted(str(p) for p in resolve(args.figures).glob(f"{args.benchmark}_*.png"))
+    print(json.dumps({"executed_notebooks": [str(p) for p in done], "tables": tables, "figures": figures}, indent=2))
+
+
+def _seeds(args) -> list[int]:
+    return [int(s) for s in str(args.seeds).split(",")]
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m gli_helpers", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -144,6 +164,20 @@ def main(argv=None) -> int:
     p.add_argument("--trajectory-every", type=int, default=5, help="record metrics every N steps (0: off)")
     p.add_argument("--method-config", help='JSON overrides per method, e.g. \'{"gli": {"steps": 3}}\'')
     p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("reproduce", help="execute notebooks 01-06 with papermill into the run folder")
+    p.add_argument("--benchmark", default="synthetic-mufac")
+    p.add_argument("--root", default="data/synthetic-mufac")
+    p.add_argument("--preset", default="cpu")
+    p.add_argument("--archs", default="resnet18", help="comma list of architectures")
+    p.add_argument("--seeds", default="0", help="comma list of seeds")
+    p.add_argument("--out", default="runs/synthetic-mufac-cpu", help="run folder shared by the notebooks")
+    p.add_argument("--figures", default="figures")
+    p.add_argument("--notebooks", help="only these prefixes, e.g. 01,02")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--cache-dir")
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=cmd_reproduce)
 
     args = parser.parse_args(argv)
     try:

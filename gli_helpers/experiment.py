@@ -10,7 +10,7 @@ import torch
 from .config import TrainConfig, preset
 from .data import Benchmark, load_benchmark
 from .runtime import pick_device, set_threads
-from .train import train_or_load
+from .train import model_folder, train_or_load
 
 REPORTED = ("test_acc", "top2_acc", "mia", "forgetting_score", "final_score", "retain_acc", "forget_acc")
 
@@ -59,7 +59,7 @@ def train_reference(args) -> dict:
     _, metrics = exp.reference(args.role)
     out = {"benchmark": exp.bench.name, "role": args.role, "arch": exp.cfg.arch, "preset": args.preset,
            "seed": exp.cfg.seed, "data_fingerprint": exp.bench.fingerprint("train" if args.role == "original" else "retain"),
-           "reused": metrics["reused"], "run_dir": str(exp.run_dir / f"{args.role}-seed{exp.cfg.seed}")}
+           "reused": metrics["reused"], "run_dir": str(exp.run_dir / model_folder(args.role, exp.cfg))}
     out.update({k: metrics[k] for k in REPORTED if k in metrics})
     out["train_seconds"] = metrics.get("train_seconds")
     return out

@@ -34,6 +34,11 @@ class Trajectory:
         self.splits = {"test": b.test, "forget": b.forget, "unseen": b.unseen, "retain": b.retain.subset(keep)}
         self.rows, self.seconds = [], 0.0
 
+    def start(self, model) -> None:
+        """Record step 0 (the starting model); its time is not part of the method's run."""
+        self(0, model)
+        self.seconds = 0.0
+
     def __call__(self, step: int, model) -> None:
         if self.every <= 0 or step % self.every:
             return
@@ -95,7 +100,7 @@ def run_benchmark(exp: Experiment, methods: list[str], seeds: list[int], traject
             model = copy.deepcopy(original)
             data = unlearn_data(exp, seed)
             traj = Trajectory(exp, name, seed, trajectory_every)
-            traj(0, model)
+            traj.start(model)
             torch.manual_seed(seed)
             start = time.perf_counter()
             model = method.unlearn(model, data, cfg, on_step=traj)

@@ -100,14 +100,18 @@ def _diff(old: dict, new: dict) -> dict:
     return {k: (old.get(k), new.get(k)) for k in sorted(set(old) | set(new)) if old.get(k) != new.get(k)}
 
 
+def model_folder(role: str, cfg: TrainConfig) -> str:
+    return f"{role}-{cfg.arch}-seed{cfg.seed}"
+
+
 def train_or_load(run_dir, role: str, bench, cfg: TrainConfig, device: torch.device, *, progress: bool = True,
                   amp: bool = True) -> tuple[torch.nn.Module, dict]:
-    """The model of ``role`` (original / retrained) in ``run_dir/<role>-seed<S>``: reused when its configuration
+    """The model of ``role`` (original / retrained) in ``run_dir/<role>-<arch>-seed<S>``: reused when its configuration
     and data match, trained (or resumed) when absent, refused when the folder holds a different one."""
     if role not in ROLES:
         raise ConfigError(f"unknown role {role!r}; valid: {', '.join(ROLES)}.")
     split = ROLES[role]
-    folder = Path(run_dir) / f"{role}-seed{cfg.seed}"
+    folder = Path(run_dir) / model_folder(role, cfg)
     ckpt_path = folder / "model.pt"
     fingerprint = bench.fingerprint(split)
     record = {"role": role, "benchmark": bench.name, "train_split": split, "data_fingerprint": fingerprint,

@@ -78,12 +78,12 @@ def test_run_folder_reuses_and_refuses(tmp_path, mufac_bench):
     cfg = preset("smoke")
     _, first = train_or_load(tmp_path, "retrained", mufac_bench, cfg, CPU, progress=False)
     assert not first["reused"] and 0 <= first["test_acc"] <= 1 and first["train_seconds"] > 0
-    before = (tmp_path / "retrained-seed0" / "model.pt").read_bytes()
+    before = (tmp_path / "retrained-resnet18-seed0" / "model.pt").read_bytes()
     _, again = train_or_load(tmp_path, "retrained", mufac_bench, cfg, CPU, progress=False)
     assert again["reused"] and again["test_acc"] == first["test_acc"]
     with pytest.raises(CheckpointError, match="another configuration"):
         train_or_load(tmp_path, "retrained", mufac_bench, preset("smoke", lr=0.5), CPU, progress=False)
-    assert (tmp_path / "retrained-seed0" / "model.pt").read_bytes() == before
+    assert (tmp_path / "retrained-resnet18-seed0" / "model.pt").read_bytes() == before
 
 
 def _train_cmd(root, out, cache):
@@ -95,22 +95,22 @@ def _train_cmd(root, out, cache):
 def test_kill_mid_epoch_then_resume_equals_uninterrupted(tmp_path, small_mufac, cache_dir):
     killed = tmp_path / "killed"
     proc = subprocess.Popen(_train_cmd(small_mufac, killed, cache_dir), cwd=REPO)
-    state = killed / "original-seed1" / "state.pt"
+    state = killed / "original-resnet18-seed1" / "state.pt"
     deadline = time.time() + 120
     while not state.exists() and proc.poll() is None and time.time() < deadline:
         time.sleep(0.02)
     assert state.exists(), "training never wrote its resume state"
     proc.send_signal(signal.SIGKILL)
     proc.wait()
-    assert not (killed / "original-seed1" / "model.pt").exists(), "the kill came too late to interrupt training"
+    assert not (killed / "original-resnet18-seed1" / "model.pt").exists(), "the kill came too late to interrupt training"
     saved = torch.load(state, weights_only=True)["info"]["epochs_done"]
     assert 1 <= saved < 4
     resumed = json.loads(subprocess.run(_train_cmd(small_mufac, killed, cache_dir), cwd=REPO, check=True,
                                         capture_output=True, text=True).stdout)
     straight = json.loads(subprocess.run(_train_cmd(small_mufac, tmp_path / "straight", cache_dir), cwd=REPO,
                                          check=True, capture_output=True, text=True).stdout)
-    a = load_checkpoint(killed / "original-seed1" / "model.pt")["state_dict"]
-    b = load_checkpoint(tmp_path / "straight" / "original-seed1" / "model.pt")["state_dict"]
+    a = load_checkpoint(killed / "original-resnet18-seed1" / "model.pt")["state_dict"]
+    b = load_checkpoint(tmp_path / "straight" / "original-resnet18-seed1" / "model.pt")["state_dict"]
     for k in a:
         assert torch.equal(a[k], b[k]), k
     assert resumed["test_acc"] == straight["test_acc"]

@@ -1,0 +1,122 @@
+"""Figures, drawn from result files (so a figure can be redrawn without rerunning anything).
+
+One seaborn style for all; sizes readable at paper width. ``save`` writes a PNG atomically.
+"""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import seaborn as sns
+
+from .io import atomic_path
+from .paper import METHOD_NAMES
+
+METRIC_LABELS = {"test_acc": "test accuracy", "mia": "MIA accuracy", "final_score": "final score (NoMUS)",
+                 "forgetting_score": "forgetting score", "retain_acc": "retain accuracy", "forget_acc": "forget accuracy"}
+
+
+def use_style() -> None:
+    sns.set_theme(context="paper", style="whitegrid", palette="tab10", font_scale=1.2)
+    plt.rcParams.update({"figure.dpi": 110, "savefig.dpi": 160, "savefig.bbox": "tight"})
+
+
+def label(method: str) -> str:
+    return {**METHOD_NAMES, "gli_l1": "GLI (L1)", "gli_cosine": "GLI (cosine)"}.get(method, method)
+
+
+def save(fig, path) -> str:
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png")
+    return str(path)
+
+
+def training_curves(histories: dict[str, list[dict]]):
+    """Loss and accuracy per epoch of each reference model."""
+    use_style()
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
+    for name, hist in histories.items():
+        h = pd.DataFrame(hist)
+        if h.empty:
+            continue
+        axes[0].plot(h.epoch, h.loss, marker="o", label=name)
+        axes[1].plot(h.epoch, h.acc, marker="o", label=name)
+    axes[0].set(xlabel="epoch", ylabel="training loss")
+    axes[1].set(xlabel="epoch", ylabel="training accuracy")
+    axes[1].legend()
+    fig.tight_layout()
+    return fig
+
+
+def loss_distributions(losses: dict[str, dict[str, np.ndarray]], mia_values: dict[str, float]):
+    """Per model: forget vs unseen per-sample loss densities; the membership-inference gap as a picture."""
+    use_style()
+    fig, axes = plt.subplots(1, len(losses), figsize=(5 * len(losses), 3.6), sharey=True, squeeze=False)
+    for ax, (name, d) in zip(axes[0], losses.items(), strict=True):
+        hi = np.percentile(np.concatenate(list(d.values())), 98)
+        for split, v in d.items():
+            sns.kdeplot(np.clip(v, 0, hi), ax=ax, fill=True, alpha=0.35, label=split, clip=(0, hi), warn_singular=False)
+        ax.set(title=f"{name}: MIA {mia_values[name]:.3f}", xlabel="per-sample loss")
+        ax.legend()
+    fig.tight_layout()
+    return fig
+
+
+def score_plot(results: pd.DataFrame, metric: str = "final_score"):
+    """A dot per seed and a bar for the mean, per method, in the paper's order."""
+    use_style()
+    order = [m for m in list(METHOD_NAMES) + ["gli_l1", "gli_cosine"] if m in set(results.method)]
+    df = results.assign(label=results.method.map(label))
+    fig, ax = plt.subplots(figsize=(max(6, 0.8 * len(order)), 3.8))
+    sns.barplot(df, x="label", y=metric, order=[label(m) for m in order], errorbar="sd", ax=ax, color="#9ecae1")
+    sns.stripplot(df, x="label", y=metric, order=[label(m) for m in order], ax=ax, color="#08306b", size=5)
+    lo = max(0.0, df[metric].min() - 0.05)
+    ax.set(xlabel="", ylabel=METRIC_LABELS.get(metric, metric), ylim=(lo, min(1.0, df[metric].max() + 0.03)))
+    ax.tick_params(axis="x", rotation=30)
+    fig.tight_layout()
+    return fig
+
+
+def trajectory_plot(traj: pd.DataFrame, references: pd.DataFrame | None = None,
+                    metrics=("test_acc", "mia", "final_score")):
+    """Figure 3: one panel per metric, one line per method (mean over seeds), against unlearning steps;
+    dashed lines for the Original and Retrained models."""
+    use_style()
+    fig, axes = plt.subplots(1, len(metrics), figsize=(5.2 * len(metrics), 3.8))
+    methods = [m for m in list(METHOD_NAMES) + ["gli_l1", "gli_cosine"] if m in set(traj.method)]
+    palette = dict(zip(methods, sns.color_palette("tab10", len(methods)), strict=True))
+    for ax, metric in zip(axes, metrics, strict=True):
+        for m in methods:
+            d = traj[traj.method == m].groupby("step")[metric].mean()
+            ax.plot(d.index, d.values, label=label(m), color=palette[m], lw=1.8)
+        if references is not None:
+            for ref, style in (("original", ":"), ("retrained", "--")):
+                v = references.loc[references.method == ref, metric]
+                if len(v):
+                    ax.axhline(v.mean(), color="grey", ls=style, lw=1.2, label=label(ref))
+        ax.set(xlabel="unlearning step (batches)", ylabel=METRIC_LABELS.get(metric, metric))
+    axes[-1].legend(loc="center left", bbox_to_anchor=(1.02, 0.5), frameon=False)
+    fig.tight_layout()
+    return fig
+
+
+def face_pairs(original, perturbed, titles=None, amplify: float = 10.0):
+    """Rows: original, GLI-perturbed, and the difference amplified around grey. Tensors (N, 3, H, W) in [0, 1]."""
+    use_style()
+    n = len(original)
+    fig, axes = plt.subplots(3, n, figsize=(1.9 * n, 6.0), squeeze=False)
+    diff = ((perturbed - original) * amplify + 0.5).clamp(0, 1)
+    for i in range(n):
+        for r, (img, name) in enumerate(((original, "original"), (perturbed, "GLI-perturbed"),
+                                         (diff, f"difference x{amplify:g}"))):
+            ax = axes[r][i]
+            ax.imshow(img[i].permute(1, 2, 0).cpu().numpy(), interpolation="nearest")
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if i == 0:
+                ax.set_ylabel(name)
+            if r == 0 and titles:
+                ax.set_title(titles[i], fontsize=9)
+    fig.tight_layout()
+    return fig
