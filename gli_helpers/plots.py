@@ -120,3 +120,21 @@ def face_pairs(original, perturbed, titles=None, amplify: float = 10.0):
                 ax.set_title(titles[i], fontsize=9)
     fig.tight_layout()
     return fig
+
+
+def face_grid(split, label_names, n: int = 24, columns: int = 8, seed: int = 0):
+    """A grid of ``n`` images of a split with their labels (a look at a benchmark)."""
+    use_style()
+    rng = np.random.default_rng(seed)
+    idx = np.sort(rng.permutation(len(split))[:n])
+    rows = (len(idx) + columns - 1) // columns
+    fig, axes = plt.subplots(rows, columns, figsize=(1.6 * columns, 1.85 * rows), squeeze=False)
+    for ax in axes.ravel():
+        ax.axis("off")
+    for ax, i in zip(axes.ravel(), idx):
+        ax.imshow(split.images[i].permute(1, 2, 0).numpy())
+        y = split.labels[i]
+        text = label_names[int(y)] if y.ndim == 0 else ", ".join(n for n, v in zip(label_names, y.tolist()) if v) or "-"
+        ax.set_title(text, fontsize=9)
+    fig.tight_layout()
+    return fig

@@ -56,17 +56,19 @@ def default_config(name: str, task: str, young: bool = False, **overrides) -> Me
 
 
 def parse_methods(spec: str) -> list[str]:
-    """``all`` (the eight methods), ``ablation`` (GLI with l2, l1, cosine), or a comma list of names."""
-    if spec == "all":
-        return list(MAIN_METHODS)
-    if spec == "ablation":
-        return ["gli", "gli_l1", "gli_cosine"]
-    names = [s.strip() for s in spec.split(",") if s.strip()]
+    """A comma list of names, where ``all`` stands for the eight methods and ``ablation`` for GLI with
+    l2, l1 and cosine distances (e.g. ``all,ablation``)."""
+    names = []
+    for token in (s.strip() for s in spec.split(",")):
+        expanded = list(MAIN_METHODS) if token == "all" else ["gli", "gli_l1", "gli_cosine"] if token == "ablation" \
+            else [token] if token else []
+        for n in expanded:
+            if n not in REFERENCES:
+                get_method(n)
+            if n not in names:
+                names.append(n)
     if not names:
         raise ConfigError("no methods given; use all, ablation, or a comma list such as gli,finetune.")
-    for n in names:
-        if n not in REFERENCES:
-            get_method(n)
     return names
 
 
