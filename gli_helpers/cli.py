@@ -1,4 +1,4 @@
-"""Command line: ``python -m gli_helpers {data-summary,make-synthetic,download,train,run,bench} ...``."""
+"""Command line: ``python -m gli_helpers {data-summary,make-synthetic,download,train,run,reproduce,bench,export-results}``."""
 
 from __future__ import annotations
 
@@ -45,12 +45,6 @@ def add_train_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-amp", action="store_true", help="disable bf16 mixed precision on CUDA")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.add_argument("--out", required=True, help="run folder (models are reused when the configuration matches)")
-
-
-def train_config_from_args(args, bench_task: str):
-    from .config import preset
-    return preset(args.preset, bench_task, args.benchmark, arch=args.arch, seed=args.seed, epochs=args.epochs,
-                  resolution=args.resolution, batch_size=args.batch_size, lr=args.lr)
 
 
 def cmd_data_summary(args) -> None:
@@ -119,11 +113,35 @@ def cmd_reproduce(args) -> None:
     print(json.dumps({"executed_notebooks": [str(p) for p in done], "tables": tables, "figures": figures}, indent=2))
 
 
+def cmd_bench(args) -> None:
+    from . import bench
+    out = {"machine": bench.machine(), "what": args.what}
+    if args.what == "unlearn":
+        out["fractions"] = bench.unlearn_fractions(args.results).round(4).reset_index().to_dict("records")
+    else:
+        from .data import load_benchmark
+        b = load_benchmark(args.benchmark, args.root, args.resolution, cache_dir=args.cache_dir, progress=False)
+        if args.what == "train":
+            out.update(bench.bench_train(b, args.arch, args.batch_size, args.steps, device=args.device,
+                                         amp=not args.no_amp, channels_last=not args.no_channels_last,
+                                         workers=args.workers, reference=not args.no_reference))
+        else:
+            out.update(bench.bench_gli(b, args.arch, args.k, args.batch_size, args.steps, device=args.device))
+    print(json.dumps(out, indent=2))
+
+
+def cmd_export(args) -> None:
+    from .runner import export_results
+    print(json.dumps({"dest": args.dest, "files": export_results(args.run_dir, args.dest)}, indent=2))
+
+
 def _seeds(args) -> list[int]:
     return [int(s) for s in str(args.seeds).split(",")]
 
 
 def main(argv=None) -> int:
+    from .config import PRESETS
+    from .data import BENCHMARKS
     parser = argparse.ArgumentParser(prog="python -m gli_helpers", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -166,9 +184,9 @@ def main(argv=None) -> int:
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("reproduce", help="execute notebooks 01-06 with papermill into the run folder")
-    p.add_argument("--benchmark", default="synthetic-mufac")
+    p.add_argument("--benchmark", default="synthetic-mufac", choices=BENCHMARKS)
     p.add_argument("--root", default="data/synthetic-mufac")
-    p.add_argument("--preset", default="cpu")
+    p.add_argument("--preset", default="cpu", choices=PRESETS)
     p.add_argument("--archs", default="resnet18", help="comma list of architectures")
     p.add_argument("--seeds", default="0", help="comma list of seeds")
     p.add_argument("--out", default="runs/synthetic-mufac-cpu", help="run folder shared by the notebooks")
@@ -178,6 +196,29 @@ def main(argv=None) -> int:
     p.add_argument("--cache-dir")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=cmd_reproduce)
+
+    p = sub.add_parser("bench", help="performance measurements (see docs/PERFORMANCE.md)")
+    p.add_argument("what", choices=("train", "gli", "unlearn"))
+    p.add_argument("--benchmark", default="synthetic-mufac")
+    p.add_argument("--root", default="data/synthetic-mufac")
+    p.add_argument("--resolution", type=int, default=32)
+    p.add_argument("--arch", default="resnet18")
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--steps", type=int, default=20, help="timed steps (train) or repeats (gli)")
+    p.add_argument("--k", type=int, default=2, help="GLI steps K")
+    p.add_argument("--workers", type=int, default=0, help="DataLoader workers of the reference loop")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--no-amp", action="store_true")
+    p.add_argument("--no-channels-last", action="store_true")
+    p.add_argument("--no-reference", action="store_true", help="skip the PIL/DataLoader reference loop")
+    p.add_argument("--results", help="unlearn: a results.csv")
+    p.add_argument("--cache-dir")
+    p.set_defaults(func=cmd_bench)
+
+    p = sub.add_parser("export-results", help="copy a run's numbers and configurations (no checkpoints) elsewhere")
+    p.add_argument("run_dir")
+    p.add_argument("dest")
+    p.set_defaults(func=cmd_export)
 
     args = parser.parse_args(argv)
     try:

@@ -131,10 +131,13 @@ def face_grid(split, label_names, n: int = 24, columns: int = 8, seed: int = 0):
     fig, axes = plt.subplots(rows, columns, figsize=(1.6 * columns, 1.85 * rows), squeeze=False)
     for ax in axes.ravel():
         ax.axis("off")
-    for ax, i in zip(axes.ravel(), idx):
+    for ax, i in zip(axes.ravel(), idx, strict=False):
         ax.imshow(split.images[i].permute(1, 2, 0).numpy())
         y = split.labels[i]
-        text = label_names[int(y)] if y.ndim == 0 else ", ".join(n for n, v in zip(label_names, y.tolist()) if v) or "-"
+        if y.ndim == 0:
+            text = label_names[int(y)]
+        else:
+            text = ", ".join(n for n, v in zip(label_names, y.tolist(), strict=True) if v) or "-"
         ax.set_title(text, fontsize=9)
     fig.tight_layout()
     return fig

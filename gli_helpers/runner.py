@@ -4,6 +4,7 @@ written as rows of ``results.csv`` and ``trajectories.csv`` in the run folder.""
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 import time
 from pathlib import Path
@@ -12,6 +13,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from .errors import DataError
 from .experiment import REPORTED, Experiment
 from .io import write_csv_atomic, write_json_atomic
 from .metrics import evaluate, metrics_from_logits, predict
@@ -79,9 +81,9 @@ def run_benchmark(exp: Experiment, methods: list[str], seeds: list[int], traject
     out.mkdir(parents=True, exist_ok=True)
     young = exp.bench.name.endswith("young")
     rows, traj_rows = [], []
-    base_cfg = exp.cfg
+    base = exp
     for seed in seeds:
-        exp.cfg = type(base_cfg).from_dict({**base_cfg.to_dict(), "seed": seed})
+        exp = dataclasses.replace(base, cfg=dataclasses.replace(base.cfg, seed=seed))
         original, m_orig = exp.reference("original")
         retrained, m_retr = exp.reference("retrained")
         retrain_seconds = m_retr["train_seconds"]
@@ -123,7 +125,7 @@ def run_benchmark(exp: Experiment, methods: list[str], seeds: list[int], traject
                                "unlearn_seconds": seconds})
             log(f"seed {seed} {name:>12}: test_acc {m['test_acc']:.4f} forgetting {m['forgetting_score']:.4f} "
                 f"final {m['final_score']:.4f} ({seconds:.1f} s)")
-    exp.cfg = base_cfg
+    exp = base
     result = pd.DataFrame(rows, columns=RESULT_COLUMNS)
     write_csv_atomic(out / "results.csv", _merge(out / "results.csv", result, ["benchmark", "arch", "method", "seed"]))
     if traj_rows:
@@ -154,3 +156,21 @@ def format_table(table: pd.DataFrame) -> str:
                  for m in metrics]
         lines.append(f"{name:>14} " + " ".join(f"{c:>17}" for c in cells))
     return "\n".join(lines)
+
+
+def export_results(run_dir, dest) -> list[str]:
+    """Copy the numbers of a run (results, trajectories, configurations, reference-model metrics) to ``dest``;
+    never the checkpoints, the images or anything else from the dataset."""
+    import shutil
+
+    run_dir, dest = Path(run_dir), Path(dest)
+    if not (run_dir / "results.csv").is_file():
+        raise DataError(f"{run_dir / 'results.csv'} does not exist; run the benchmark first (python -m gli_helpers run).")
+    copied = []
+    extra = [*run_dir.glob("configs/*.json"), *run_dir.glob("*-seed*/metrics.json")]
+    for rel in ["results.csv", "trajectories.csv", *sorted(p.relative_to(run_dir).as_posix() for p in extra)]:
+        if (run_dir / rel).is_file():
+            (dest / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(run_dir / rel, dest / rel)
+            copied.append(rel)
+    return copied

@@ -10,9 +10,10 @@ import torch
 from ..errors import ConfigError, DataError
 from .benchmark import Benchmark, Split, Table, carve_validation, check_disjoint
 from .images import decode_images
+from .mucac import ATTRIBUTE_FILE, IDENTITY_FILE, read_mucac
 from .mucac import TASKS as MUCAC_TASKS
-from .mucac import read_mucac
 from .mufac import AGE_NAMES, read_mufac
+from .mufac import FILES as MUFAC_FILES
 from .synthetic import make_synthetic_mucac, make_synthetic_mufac, read_manifest
 
 BENCHMARKS = ("mufac", "mucac", "mucac-young", "synthetic-mufac", "synthetic-mucac", "synthetic-mucac-young")
@@ -69,9 +70,8 @@ def load_benchmark(benchmark: str, root, resolution: int = 128, *, forget_count:
         notes.append(f"the forget cut splits {len(cut)} person(s) between forget and retain: {', '.join(cut[:5])}")
     check_disjoint({"train": _concat(tables["forget"], tables["retain"]), "test": tables["test"],
                     "unseen": tables["unseen"]}, key="groups")
-    text_files = sorted({ln.split(" line ")[0].split(":")[-1].split("/")[-1]
-                         for t in tables.values() for ln in t.lines[:1]})
-    fingerprint = source.fingerprint([f for f in text_files if source.exists(f)])
+    label_files = sorted(f for f, _ in MUFAC_FILES.values()) if benchmark.endswith("mufac") else [IDENTITY_FILE, ATTRIBUTE_FILE]
+    fingerprint = source.fingerprint(label_files)
     order = [r for r in ("forget", "retain", "test", "unseen")]
     all_paths = [p for r in order for p in tables[r].paths]
     images, info = decode_images(source, all_paths, resolution, fingerprint, cache_dir, progress)

@@ -1,0 +1,186 @@
+"""Performance measurements (``python -m gli_helpers bench ...``); results in docs/PERFORMANCE.md.
+
+``train``: images per second of our training step (uint8 tensors decoded once, batched tensor
+augmentation) against (a) a reference loop that reads JPEGs through PIL and torchvision transforms in
+a DataLoader at every step, as the original benchmark notebooks do, and (b) the pure model cost
+(forward + backward + step on a ready-made batch), measured in one process as ratios.
+``gli``: GLI's cost per batch against a version that recomputes the forget logits at every step.
+``unlearn``: each method's unlearning time as a fraction of the Retrained model's training time.
+"""
+
+from __future__ import annotations
+
+import platform
+import resource
+import time
+
+import pandas as pd
+import torch
+
+from .data.augment import augment
+from .metrics import task_loss
+from .models import build_model
+from .runtime import autocast, pick_device, prepare_model, set_threads, to_float
+
+
+def machine() -> dict:
+    info = {"cpu_threads": torch.get_num_threads(), "torch": torch.__version__, "python": platform.python_version(),
+            "platform": platform.platform(), "date": time.strftime("%Y-%m-%d")}
+    if torch.cuda.is_available():
+        info["gpu"] = torch.cuda.get_device_name(0)
+    return info
+
+
+def peak_memory_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _sync(device):
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def _timed_steps(step, n: int, warmup: int, device) -> float:
+    for _ in range(warmup):
+        step()
+    _sync(device)
+    start = time.perf_counter()
+    for _ in range(n):
+        step()
+    _sync(device)
+    return time.perf_counter() - start
+
+
+def reference_loader(bench, split: str, batch_size: int, workers: int, resolution: int):
+    """The original notebooks' input pipeline: open each JPEG with PIL and transform it, every step."""
+    import io
+
+    from PIL import Image
+    from torchvision import transforms
+
+    from .data.source import Source
+
+    source = Source(bench.source)
+    prefix = _prefix(source, bench.splits[split].paths[0])
+    s = bench.splits[split]
+    tf = transforms.Compose([transforms.Resize((resolution, resolution)), transforms.RandomHorizontalFlip(),
+                             transforms.RandomAffine(0, shear=10, scale=(0.8, 1.2)),
+                             transforms.ColorJitter(0.2, 0.2, 0.2), transforms.ToTensor()])
+
+    class Files(torch.utils.data.Dataset):
+        def __len__(self):
+            return len(s)
+
+        def __getitem__(self, i):
+            img = Image.open(io.BytesIO(source.read(prefix + s.paths[i]))).convert("RGB")
+            return tf(img), s.labels[i]
+
+    return torch.utils.data.DataLoader(Files(), batch_size=batch_size, shuffle=True, num_workers=workers,
+                                       drop_last=True)
+
+
+def _prefix(source, path) -> str:
+    if source.exists(path):
+        return ""
+    from .data.source import locate
+    marker = "custom_train_dataset.csv" if path.startswith(("train_images", "val_images", "test_images")) \
+        else "CelebA-HQ-identity.txt"
+    return locate(source.path, marker).prefix + "/"
+
+
+def bench_train(bench, arch: str = "resnet18", batch_size: int = 64, steps: int = 20, warmup: int = 3,
+                device: str = "auto", amp: bool = True, channels_last: bool = True, workers: int = 0,
+                reference: bool = True) -> dict:
+    """Images per second of three training loops on the same model, data and batch size."""
+    dev = pick_device(device)
+    if dev.type == "cpu":
+        set_threads()
+    torch.manual_seed(0)
+    model = build_model(arch, bench.num_outputs).to(dev)
+    if dev.type == "cuda" and channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+    data = bench.train
+    images = data.images.to(dev) if dev.type == "cuda" else data.images
+    labels = data.labels.to(dev)
+    g = torch.Generator().manual_seed(0)
+
+    def train_step(x, y):
+        with autocast(dev, amp):
+            logits = model(x)
+        loss = task_loss(logits.float(), y, bench.task)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+
+    fixed_x = to_float(images[:batch_size], dev) if channels_last or dev.type != "cuda" else \
+        images[:batch_size].to(dev).float() / 255
+    fixed_y = labels[:batch_size]
+    out = {"arch": arch, "batch_size": batch_size, "resolution": bench.resolution, "device": str(dev),
+           "amp": amp and dev.type == "cuda", "channels_last": channels_last and dev.type == "cuda", "steps": steps}
+    seconds = _timed_steps(lambda: train_step(fixed_x, fixed_y), steps, warmup, dev)
+    out["pure_model_img_s"] = steps * batch_size / seconds
+
+    def ours():
+        idx = torch.randint(0, len(data), (batch_size,), generator=g)
+        x = augment(to_float(images[idx.to(images.device)], dev), g)
+        train_step(x, labels[idx.to(labels.device)])
+
+    seconds = _timed_steps(ours, steps, warmup, dev)
+    out["ours_img_s"] = steps * batch_size / seconds
+    if reference:
+        loader = reference_loader(bench, "train", batch_size, workers, bench.resolution)
+        it = iter(loader)
+
+        def ref():
+            nonlocal it
+            try:
+                x, y = next(it)
+            except StopIteration:
+                it = iter(loader)
+                x, y = next(it)
+            train_step(x.to(dev), y.to(dev))
+
+        seconds = _timed_steps(ref, steps, warmup, dev)
+        out["reference_img_s"] = steps * batch_size / seconds
+        out["speedup_vs_reference"] = out["ours_img_s"] / out["reference_img_s"]
+    out["fraction_of_pure_model"] = out["ours_img_s"] / out["pure_model_img_s"]
+    out["peak_memory_mb"] = peak_memory_mb()
+    return out
+
+
+def bench_gli(bench, arch: str = "resnet18", steps_k: int = 2, batch_size: int = 64, repeats: int = 10,
+              device: str = "auto") -> dict:
+    """GLI's perturbation per batch, forget logits once vs at every step; the outputs must be identical."""
+    from .unlearning import gli_perturb
+
+    dev = pick_device(device)
+    if dev.type == "cpu":
+        set_threads()
+    torch.manual_seed(0)
+    model = prepare_model(build_model(arch, bench.num_outputs), dev).eval()
+    x = to_float(bench.retain.images[:batch_size], dev)
+    y = bench.retain.labels[:batch_size].to(dev)
+    xf = to_float(bench.forget.images[:batch_size], dev)
+    kw = dict(steps=steps_k, alpha=0.01, weight=200.0, task=bench.task)
+    a = gli_perturb(model, x, y, xf, **kw)
+    b = gli_perturb(model, x, y, xf, recompute_forget=True, **kw)
+    once = _timed_steps(lambda: gli_perturb(model, x, y, xf, **kw), repeats, 1, dev) / repeats
+    every = _timed_steps(lambda: gli_perturb(model, x, y, xf, recompute_forget=True, **kw), repeats, 1, dev) / repeats
+    return {"arch": arch, "K": steps_k, "batch_size": batch_size, "resolution": bench.resolution, "device": str(dev),
+            "identical_outputs": bool(torch.equal(a, b)), "once_ms": once * 1000, "recompute_ms": every * 1000,
+            "speedup": every / once, "peak_memory_mb": peak_memory_mb()}
+
+
+def unlearn_fractions(results_csv) -> pd.DataFrame:
+    """Each method's unlearning time over the Retrained model's training time (mean over seeds), and its
+    inverse, the speed-up over retraining that other benchmarks report."""
+    r = pd.read_csv(results_csv)
+    r = r[~r.method.isin(["original", "retrained"])]
+    t = r.groupby("method")[["unlearn_seconds", "retrain_seconds"]].mean()
+    t["fraction_of_retraining"] = t.unlearn_seconds / t.retrain_seconds
+    t["retrain_over_unlearn"] = t.retrain_seconds / t.unlearn_seconds
+    return t.sort_values("fraction_of_retraining")
+
+
+__all__ = ["bench_gli", "bench_train", "machine", "unlearn_fractions"]

@@ -1,0 +1,39 @@
+"""Smoke tests of the performance benchmarks, so they keep working (the numbers are in docs/PERFORMANCE.md)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from gli_helpers.bench import bench_gli, bench_train, unlearn_fractions
+
+from .conftest import REPO
+
+
+def test_bench_train_measures_three_loops(mufac_bench):
+    out = bench_train(mufac_bench, steps=2, device="cpu")
+    for key in ("pure_model_img_s", "ours_img_s", "reference_img_s"):
+        assert out[key] > 0
+    assert out["speedup_vs_reference"] > 0 and 0 < out["fraction_of_pure_model"] < 2
+
+
+def test_bench_gli_outputs_identical(mufac_bench):
+    out = bench_gli(mufac_bench, steps_k=2, batch_size=16, repeats=2, device="cpu")
+    assert out["identical_outputs"] and out["once_ms"] > 0 and out["recompute_ms"] > 0
+
+
+def test_bench_unlearn_fractions(tmp_path):
+    p = tmp_path / "results.csv"
+    p.write_text("method,seed,unlearn_seconds,retrain_seconds\noriginal,0,0,10\nretrained,0,10,10\n"
+                 "gli,0,1,10\ngli,1,2,10\nfinetune,0,3,10\n")
+    t = unlearn_fractions(p)
+    assert list(t.index) == ["gli", "finetune"] and abs(t.loc["gli", "fraction_of_retraining"] - 0.15) < 1e-9
+
+
+def test_bench_cli(small_mufac, cache_dir):
+    res = subprocess.run([sys.executable, "-m", "gli_helpers", "bench", "gli", "--root", str(small_mufac),
+                          "--resolution", "16", "--steps", "1", "--batch-size", "8", "--cache-dir", str(cache_dir),
+                          "--device", "cpu"], cwd=REPO, capture_output=True, text=True, check=True)
+    out = json.loads(res.stdout)
+    assert out["identical_outputs"] and "machine" in out
