@@ -40,20 +40,18 @@ def gli_perturb(model, x, y, x_f, *, steps: int, alpha: float, weight: float, ta
     recomputes them at every step instead: the same result, K more forward passes).
     The model's mode is the caller's choice; no parameter gradient is accumulated.
     """
-    n = min(len(x), len(x_f))
-    with torch.no_grad():
-        z_f = model(x_f).float()
-    z_f = z_f.repeat((len(x) + n - 1) // n, 1)[:len(x)] if len(z_f) < len(x) else z_f[:len(x)]
+    def forget_logits():
+        with torch.no_grad():
+            z_f = model(x_f).float()
+        # pair each retain image with a forget image (cycling when the forget batch is smaller)
+        return z_f.repeat((len(x) + len(z_f) - 1) // len(z_f), 1)[:len(x)]
+
+    z_f = None if recompute_forget else forget_logits()
     eta = torch.zeros_like(x)
     for _ in range(steps):
         eta.requires_grad_(True)
         z = model((x + eta).clamp(0, 1)).float()
-        if recompute_forget:
-            with torch.no_grad():
-                zf_now = model(x_f).float()
-            zf_now = zf_now.repeat((len(x) + n - 1) // n, 1)[:len(x)] if len(zf_now) < len(x) else zf_now[:len(x)]
-        else:
-            zf_now = z_f
+        zf_now = forget_logits() if recompute_forget else z_f
         objective = distance(z, zf_now, distance_kind) - weight * task_loss(z, y, task)
         (grad,) = torch.autograd.grad(objective, eta)
         eta = (eta.detach() + alpha * grad.sign())
