@@ -10,7 +10,9 @@ PRESET ?= cpu
 RUN_DIR ?= runs/$(BENCHMARK)-$(PRESET)
 SEEDS ?= 0,1,2
 
-.PHONY: setup reproduce test lint lab clean
+MUFAC_ZIP ?= ../shared/data/mufac/custom_korean_family_dataset_resolution_128.zip
+
+.PHONY: setup reproduce test lint lab clean mufac-results
 
 $(VENV)/.installed: requirements.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -28,6 +30,15 @@ reproduce: setup
 test: setup
 	$(PY) -m ruff check gli_helpers tests
 	$(PY) -m pytest
+
+# The real-MUFAC comparison in README "Results on MUFAC" (protocol: results/mufac/PROTOCOL.md; ~37 min on 2 cores)
+mufac-results: setup
+	$(PY) -m gli_helpers run --benchmark mufac --root $(MUFAC_ZIP) --preset cpu --methods all,ablation --seeds 0 \
+		--trajectory-every 20 --out runs/mufac-cpu --quiet
+	$(PY) -m gli_helpers run --benchmark mufac --root $(MUFAC_ZIP) --preset cpu --methods all,ablation --seeds 0 \
+		--trajectory-every 20 --dedup --out runs/mufac-dedup-cpu --quiet
+	$(PY) -m gli_helpers export-results runs/mufac-cpu results/mufac/full
+	$(PY) -m gli_helpers export-results runs/mufac-dedup-cpu results/mufac/dedup
 
 lab: setup
 	$(VENV)/bin/jupyter lab notebooks

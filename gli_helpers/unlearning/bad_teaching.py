@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import torch
 
 from ..models import build_model
-from .common import Cycle, MethodConfig, UnlearnData, distill_kl, epoch_batches, fetch, sgd
+from .common import Cycle, MethodConfig, UnlearnData, distill_kl, epoch_batches, fetch, sgd, take_step
 
 
 @dataclass
@@ -37,10 +37,5 @@ def unlearn(model, data: UnlearnData, cfg: BadTeachingConfig, on_step=None):
             z = model(torch.cat([x, xf])).float()
             loss = distill_kl(z[:len(x)], zg, data.task, cfg.temperature) + \
                 distill_kl(z[len(x):], zb, data.task, cfg.temperature)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            step += 1
-            if on_step:
-                on_step(step, model)
+            step = take_step(opt, loss, step, model, on_step)
     return model

@@ -89,6 +89,17 @@ class Cycle:
         return fetch(self.split, self.queue.pop(0), self.device)
 
 
+def take_step(opt, loss, step: int, model, on_step=None) -> int:
+    """One optimizer step on ``loss``; reports the new step number to ``on_step`` and returns it."""
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    opt.step()
+    step += 1
+    if on_step:
+        on_step(step, model)
+    return step
+
+
 def sgd(params, cfg: MethodConfig) -> torch.optim.Optimizer:
     return torch.optim.SGD([p for p in params if p.requires_grad], lr=cfg.lr, momentum=cfg.momentum)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .common import MethodConfig, UnlearnData, epoch_batches, fetch, loss_of, sgd
+from .common import MethodConfig, UnlearnData, epoch_batches, fetch, loss_of, sgd, take_step
 
 
 @dataclass
@@ -25,12 +25,7 @@ def train_on_retain(model, params, data: UnlearnData, cfg: MethodConfig, on_step
         for idx in epoch_batches(len(data.retain), cfg.batch_size, data.seed, epoch):
             x, y = fetch(data.retain, idx, data.device)
             loss = loss_of(model, x, y, data.task, data.device, data.amp)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            step += 1
-            if on_step:
-                on_step(step, model)
+            step = take_step(opt, loss, step, model, on_step)
     return step
 
 

@@ -15,7 +15,7 @@ import torch.nn.functional as F
 
 from ..errors import ConfigError
 from ..metrics import task_loss
-from .common import Cycle, MethodConfig, UnlearnData, epoch_batches, fetch, loss_of, sgd
+from .common import Cycle, MethodConfig, UnlearnData, epoch_batches, fetch, loss_of, sgd, take_step
 from .selection import Selector
 
 DISTANCES = ("l2", "l1", "cosine")
@@ -98,12 +98,7 @@ def unlearn(model, data: UnlearnData, cfg: GLIConfig, on_step=None):
                                 distance_kind=cfg.distance)
             model.train(not cfg.bn_eval)
             loss = loss_of(model, x_adv, y, data.task, data.device, data.amp)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            step += 1
-            if on_step:
-                on_step(step, model)
+            step = take_step(opt, loss, step, model, on_step)
             if selector.update(step, model):
                 stop = True
                 break

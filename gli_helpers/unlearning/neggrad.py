@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .common import Cycle, MethodConfig, UnlearnData, epoch_batches, loss_of, sgd
+from .common import Cycle, MethodConfig, UnlearnData, epoch_batches, loss_of, sgd, take_step
 
 
 @dataclass
@@ -22,10 +22,5 @@ def unlearn(model, data: UnlearnData, cfg: NegGradConfig, on_step=None):
         for _ in epoch_batches(len(data.retain), cfg.batch_size, data.seed, epoch):
             xf, yf = forget.next()
             loss = -loss_of(model, xf, yf, data.task, data.device, data.amp)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            step += 1
-            if on_step:
-                on_step(step, model)
+            step = take_step(opt, loss, step, model, on_step)
     return model

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import torch
 
 from ..metrics import task_loss
-from .common import MethodConfig, UnlearnData, distill_kl, epoch_batches, fetch, sgd
+from .common import MethodConfig, UnlearnData, distill_kl, epoch_batches, fetch, sgd, take_step
 
 
 @dataclass
@@ -35,10 +35,5 @@ def unlearn(model, data: UnlearnData, cfg: SCRUBConfig, on_step=None):
                 z = model(x).float()
                 kl = distill_kl(z, zt, data.task, cfg.temperature)
                 loss = task_loss(z, y, data.task) + cfg.kl_weight * kl if name == "retain" else -kl
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-                step += 1
-                if on_step:
-                    on_step(step, model)
+                step = take_step(opt, loss, step, model, on_step)
     return model

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from .common import Cycle, MethodConfig, UnlearnData, epoch_batches, fetch, loss_of, sgd
+from .common import Cycle, MethodConfig, UnlearnData, epoch_batches, fetch, loss_of, sgd, take_step
 from .finetune import train_on_retain
 
 
@@ -48,12 +48,7 @@ def unlearn(model, data: UnlearnData, cfg: UNSIRConfig, on_step=None):
             model.train()
             loss = loss_of(model, noise.detach(), y, data.task, data.device, data.amp) + \
                 loss_of(model, x, y, data.task, data.device, data.amp)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            step += 1
-            if on_step:
-                on_step(step, model)
+            step = take_step(opt, loss, step, model, on_step)
     repair = UNSIRConfig(epochs=cfg.repair_epochs, lr=cfg.lr, momentum=cfg.momentum, batch_size=cfg.batch_size)
     train_on_retain(model, model.parameters(), data, repair, on_step, step0=step)
     return model
