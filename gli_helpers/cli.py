@@ -103,13 +103,19 @@ def cmd_reproduce(args) -> None:
     run_dir = resolve(args.out)
     params = {"BENCHMARK": args.benchmark, "DATA_ROOT": str(resolve(args.root)), "PRESET": args.preset,
               "RUN_DIR": str(run_dir), "FIG_DIR": str(resolve(args.figures)), "SEEDS": _seeds(args),
-              "ARCHS": args.archs.split(","), "DEVICE": args.device, "PROGRESS": False}
+              "ARCHS": args.archs.split(","), "DEVICE": args.device, "PROGRESS": False,
+              # notebook 04's second (multi-label) benchmark: a run folder per preset, as for the main one
+              "MULTILABEL_RUN_DIR": str(resolve(f"runs/synthetic-mucac-{args.preset}"))}
     if args.cache_dir:
         params["CACHE_DIR"] = str(resolve(args.cache_dir))
+    import time
+    start = time.time()
     done = reproduce(params, run_dir, args.notebooks, progress=not args.quiet,
                      log=lambda m: print(m, file=sys.stderr, flush=True))
-    tables = sorted(str(p) for p in run_dir.glob("*.csv"))
-    figures = sorted(str(p) for p in resolve(args.figures).glob(f"{args.benchmark}_*.png"))
+    def fresh(paths):  # what this run wrote
+        return sorted(str(p) for p in paths if p.stat().st_mtime >= start)
+    tables = fresh(run_dir.glob("*.csv"))
+    figures = fresh(resolve(args.figures).glob("*.png"))
     print(json.dumps({"executed_notebooks": [str(p) for p in done], "tables": tables, "figures": figures}, indent=2))
 
 
