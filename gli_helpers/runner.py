@@ -16,10 +16,11 @@ import torch
 from .errors import DataError
 from .experiment import REPORTED, Experiment
 from .io import write_csv_atomic, write_json_atomic
-from .metrics import evaluate, metrics_from_logits, predict
+from .metrics import evaluate, gaps_to_reference, metrics_from_logits, predict
 from .unlearning import REFERENCES, UnlearnData, default_config, get_method
 
-RESULT_COLUMNS = ["benchmark", "task", "arch", "method", "seed", *REPORTED, "unlearn_seconds", "retrain_seconds",
+GAPS = ("test_acc_gap", "retain_acc_gap", "forget_acc_gap", "mia_gap")  # ours - Retrained's
+RESULT_COLUMNS = ["benchmark", "task", "arch", "method", "seed", *REPORTED, *GAPS, "unlearn_seconds", "retrain_seconds",
                   "selection", "quirks", "preset", "data_fingerprint", "method_config"]
 TRAJECTORY_COLUMNS = ["benchmark", "arch", "method", "seed", "step", "test_acc", "mia", "forgetting_score",
                       "final_score", "retain_acc", "forget_acc"]
@@ -91,7 +92,7 @@ def run_benchmark(exp: Experiment, methods: list[str], seeds: list[int], traject
                   "retrain_seconds": retrain_seconds, "preset": preset_name,
                   "data_fingerprint": exp.bench.fingerprint("train")}
         for name, m in (("original", m_orig), ("retrained", m_retr)):  # the reference rows, always
-            rows.append({**common, "method": name, **{k: m.get(k) for k in REPORTED},
+            rows.append({**common, "method": name, **{k: m.get(k) for k in REPORTED}, **gaps_to_reference(m, m_retr),
                          "unlearn_seconds": 0.0 if name == "original" else m["train_seconds"],
                          "selection": "", "quirks": "", "method_config": json.dumps(exp.cfg.to_dict())})
         for name in methods:
@@ -111,7 +112,8 @@ def run_benchmark(exp: Experiment, methods: list[str], seeds: list[int], traject
             quirks = [q for q, on in (("bn_eval", getattr(cfg, "bn_eval", False)),
                                       ("paper_selection", data.report.get("selection") == "paper"),
                                       ("no_forget_pass", getattr(cfg, "forget_pass", True) is False)) if on]
-            row = {**common, "method": name, **{k: m.get(k) for k in REPORTED}, "unlearn_seconds": seconds,
+            row = {**common, "method": name, **{k: m.get(k) for k in REPORTED}, **gaps_to_reference(m, m_retr),
+                   "unlearn_seconds": seconds,
                    "selection": data.report.get("selection", ""), "quirks": ";".join(quirks),
                    "method_config": json.dumps(cfg.to_dict())}
             rows.append(row)

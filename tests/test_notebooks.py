@@ -87,6 +87,10 @@ def test_02_results_have_every_method_and_seed(executed):
         assert r[col].between(0, 1).all(), col
     assert r.forgetting_score.between(0, 0.5).all() and (r.unlearn_seconds >= 0).all()
     assert np.allclose(r.final_score, (r.test_acc + 1 - 2 * r.forgetting_score) / 2)
+    assert (r[r.method == "retrained"][["test_acc_gap", "retain_acc_gap", "forget_acc_gap"]] == 0).all().all()
+    gli = r[r.method == "gli"].iloc[0]
+    retrained = r[(r.method == "retrained") & (r.seed == gli.seed)].iloc[0]
+    assert np.isclose(gli.forget_acc_gap, gli.forget_acc - retrained.forget_acc)
     gli_cfg = json.loads(r[r.method == "gli"].method_config.iloc[0])
     assert gli_cfg["steps"] == 2 and gli_cfg["distance"] == "l2"
     comp = pd.read_csv(run / "02_paper_comparison.csv")
