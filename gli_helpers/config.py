@@ -29,17 +29,6 @@ class TrainConfig:
         d["milestones"] = list(self.milestones)
         return d
 
-    @classmethod
-    def from_dict(cls, d: dict) -> TrainConfig:
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise ConfigError(f"unknown training setting(s) {unknown}; valid: {sorted(known)}.")
-        d = dict(d)
-        if "milestones" in d:
-            d["milestones"] = tuple(d["milestones"])
-        return cls(**d)
-
 
 def _task_key(task: str, benchmark: str) -> str:
     if benchmark.endswith("young"):

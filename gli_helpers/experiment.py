@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -23,7 +23,6 @@ class Experiment:
     run_dir: Path
     amp: bool = True
     progress: bool = True
-    data_options: dict = field(default_factory=dict)
 
     def reference(self, role: str):
         """(model, metrics) of the Original or Retrained model, trained once and then reused."""
@@ -42,7 +41,7 @@ def prepare(benchmark: str, root, run_dir, preset_name: str = "cpu", arch: str =
                    benchmark, arch=arch, seed=seed, **(overrides or {}))
     bench = load_benchmark(benchmark, root, probe.resolution, progress=progress, **data_options)
     cfg = preset(preset_name, bench.task, benchmark, arch=arch, seed=seed, **(overrides or {}))
-    return Experiment(bench, cfg, dev, Path(run_dir), amp, progress, data_options)
+    return Experiment(bench, cfg, dev, Path(run_dir), amp, progress)
 
 
 def data_options_from_args(args) -> dict:

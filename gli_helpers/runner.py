@@ -65,10 +65,15 @@ def _merge(path: Path, new: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
 
 
 def unlearn_data(exp: Experiment, seed: int) -> UnlearnData:
+    """The method's inputs; on a GPU the splits move to the device once, not batch by batch."""
     b = exp.bench
-    return UnlearnData(retain=b.retain, forget=b.forget, task=b.task, num_outputs=b.num_outputs, arch=exp.cfg.arch,
-                       device=exp.device, seed=seed, amp=exp.amp, validation=b.splits.get("validation"),
-                       test=b.test, unseen=b.unseen)
+
+    def here(split):
+        return split.to(exp.device) if split is not None and exp.device.type == "cuda" else split
+
+    return UnlearnData(retain=here(b.retain), forget=here(b.forget), task=b.task, num_outputs=b.num_outputs,
+                       arch=exp.cfg.arch, device=exp.device, seed=seed, amp=exp.amp,
+                       validation=here(b.splits.get("validation")), test=here(b.test), unseen=here(b.unseen))
 
 
 def run_benchmark(exp: Experiment, methods: list[str], seeds: list[int], trajectory_every: int = 5,

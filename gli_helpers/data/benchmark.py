@@ -11,8 +11,6 @@ import torch
 from ..errors import DataError
 from ..io import stable_hash
 
-ROLES = ("forget", "retain", "test", "unseen")
-
 
 @dataclass
 class Table:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import json
 import os
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -79,7 +78,3 @@ def decode_images(source: Source, paths: list[str], resolution: int, source_fing
                              "images": len(paths), "source": str(source.path)})
     return (torch.from_numpy(arr).permute(0, 3, 1, 2).contiguous(),
             {"cached": False, "seconds": time.perf_counter() - start, "cache_file": str(npy)})
-
-
-def read_cache_meta(path) -> dict:
-    return json.loads(Path(path).with_suffix(".json").read_text())
