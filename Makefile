@@ -31,9 +31,9 @@ test: setup
 	$(PY) -m ruff check gli_helpers tests
 	$(PY) -m pytest
 
-# The real-MUFAC comparison in README "Results on MUFAC" (protocol: results/mufac/PROTOCOL.md; ~37 min on 2 cores)
+# The real-MUFAC comparison in README "Results on MUFAC" (protocol: results/mufac/PROTOCOL.md; ~60 min on 2 cores)
 mufac-results: setup
-	$(PY) -m gli_helpers run --benchmark mufac --root $(MUFAC_ZIP) --preset cpu --methods all,ablation --seeds 0 \
+	$(PY) -m gli_helpers run --benchmark mufac --root $(MUFAC_ZIP) --preset cpu --methods all,ablation --seeds 0,1 \
 		--trajectory-every 20 --out runs/mufac-cpu --quiet
 	$(PY) -m gli_helpers run --benchmark mufac --root $(MUFAC_ZIP) --preset cpu --methods all,ablation --seeds 0 \
 		--trajectory-every 20 --dedup --out runs/mufac-dedup-cpu --quiet
