@@ -18,9 +18,9 @@ import pandas as pd
 import torch
 
 from .data.augment import augment
-from .metrics import task_loss
 from .models import build_model
-from .runtime import autocast, pick_device, prepare_model, set_threads, to_float
+from .runtime import pick_device, prepare_model, set_threads, to_float
+from .train import train_step
 
 
 def machine() -> dict:
@@ -105,26 +105,19 @@ def bench_train(bench, arch: str = "resnet18", batch_size: int = 64, steps: int 
     labels = data.labels.to(dev)
     g = torch.Generator().manual_seed(0)
 
-    def train_step(x, y):
-        with autocast(dev, amp):
-            logits = model(x)
-        loss = task_loss(logits.float(), y, bench.task)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
+    def step(x, y):
+        train_step(model, opt, x, y, bench.task, dev, amp)
 
-    fixed_x = to_float(images[:batch_size], dev) if channels_last or dev.type != "cuda" else \
-        images[:batch_size].to(dev).float() / 255
-    fixed_y = labels[:batch_size]
+    fixed_x, fixed_y = to_float(images[:batch_size], dev, channels_last), labels[:batch_size]
     out = {"arch": arch, "batch_size": batch_size, "resolution": bench.resolution, "device": str(dev),
            "amp": amp and dev.type == "cuda", "channels_last": channels_last and dev.type == "cuda", "steps": steps}
-    seconds = _timed_steps(lambda: train_step(fixed_x, fixed_y), steps, warmup, dev)
+    seconds = _timed_steps(lambda: step(fixed_x, fixed_y), steps, warmup, dev)
     out["pure_model_img_s"] = steps * batch_size / seconds
 
     def ours():
         idx = torch.randint(0, len(data), (batch_size,), generator=g)
-        x = augment(to_float(images[idx.to(images.device)], dev), g)
-        train_step(x, labels[idx.to(labels.device)])
+        x = augment(to_float(images[idx.to(images.device)], dev, channels_last), g)
+        step(x, labels[idx.to(labels.device)])
 
     seconds = _timed_steps(ours, steps, warmup, dev)
     out["ours_img_s"] = steps * batch_size / seconds
@@ -139,7 +132,7 @@ def bench_train(bench, arch: str = "resnet18", batch_size: int = 64, steps: int 
             except StopIteration:
                 it = iter(loader)
                 x, y = next(it)
-            train_step(x.to(dev), y.to(dev))
+            step(x.to(dev), y.to(dev))
 
         seconds = _timed_steps(ref, steps, warmup, dev)
         out["reference_img_s"] = steps * batch_size / seconds

@@ -45,9 +45,9 @@ def autocast(device: torch.device, enabled: bool = True):
     return contextlib.nullcontext()
 
 
-def to_float(images_u8: torch.Tensor, device: torch.device) -> torch.Tensor:
-    """uint8 (N, 3, H, W) -> float in [0, 1] on ``device`` (channels-last on CUDA)."""
+def to_float(images_u8: torch.Tensor, device: torch.device, channels_last: bool = True) -> torch.Tensor:
+    """uint8 (N, 3, H, W) -> float in [0, 1] on ``device`` (channels-last on CUDA unless asked not to)."""
     x = images_u8.to(device, non_blocking=True).float().div_(255)
-    if device.type == "cuda":
+    if device.type == "cuda" and channels_last:
         x = x.contiguous(memory_format=torch.channels_last)
     return x

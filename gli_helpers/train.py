@@ -30,6 +30,17 @@ def batch_order(n: int, batch_size: int, seed: int, epoch: int) -> tuple[list[to
     return batches, g
 
 
+def train_step(model, opt, x, y, task: str, device: torch.device, amp: bool = True):
+    """One SGD step on a ready batch (autocast on CUDA); returns (loss, logits). The benchmarks time this same step."""
+    with autocast(device, amp):
+        logits = model(x)
+    loss = task_loss(logits.float(), y, task)
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    opt.step()
+    return loss, logits
+
+
 def train_model(bench, split: str, cfg: TrainConfig, device: torch.device, *, state_path=None,
                 progress: bool = True, amp: bool = True) -> tuple[torch.nn.Module, dict]:
     """Train ``cfg.arch`` on ``bench.splits[split]``; with ``state_path`` the run saves its state after
@@ -68,12 +79,7 @@ def train_model(bench, split: str, cfg: TrainConfig, device: torch.device, *, st
             if cfg.augment:
                 x = augment(x, g)
             y = labels[idx.to(labels.device)]
-            with autocast(device, amp):
-                logits = model(x)
-            loss = task_loss(logits.float(), y, bench.task)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
+            loss, logits = train_step(model, opt, x, y, bench.task, device, amp)
             with torch.no_grad():
                 n = len(idx)
                 tot_loss += float(loss) * n
