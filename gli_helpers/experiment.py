@@ -9,6 +9,8 @@ import torch
 
 from .config import TrainConfig, preset
 from .data import Benchmark, load_benchmark
+from .io import read_json
+from .metrics import gaps_to_reference
 from .runtime import pick_device, set_threads
 from .train import model_folder, train_or_load
 
@@ -61,4 +63,19 @@ def train_reference(args) -> dict:
            "reused": metrics["reused"], "run_dir": str(exp.run_dir / model_folder(args.role, exp.cfg))}
     out.update({k: metrics[k] for k in REPORTED if k in metrics})
     out["train_seconds"] = metrics.get("train_seconds")
+    if args.role == "original":
+        retrained = retrained_metrics(exp)
+        if retrained is not None:
+            out["gaps_to_retrained"] = gaps_to_reference(metrics, retrained)
     return out
+
+
+def retrained_metrics(exp: Experiment) -> dict | None:
+    """The metrics of the Retrained model of this experiment's configuration and data, if the run folder has it."""
+    path = exp.run_dir / model_folder("retrained", exp.cfg) / "metrics.json"
+    if not path.is_file():
+        return None
+    record = read_json(path)
+    if record.get("config") != exp.cfg.to_dict() or record.get("data_fingerprint") != exp.bench.fingerprint("retain"):
+        return None
+    return record["metrics"]

@@ -37,6 +37,15 @@ def write_json_atomic(path, obj) -> None:
     write_text_atomic(path, json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n")
 
 
+def read_json(path) -> dict:
+    """A JSON file this package wrote; a damaged one is an error that names it."""
+    from .errors import DataError
+    try:
+        return json.loads(Path(path).read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise DataError(f"cannot read {path}: {exc}. Delete it and run the command that writes it again.") from None
+
+
 def write_csv_atomic(path, frame) -> None:
     with atomic_path(path) as tmp:
         frame.to_csv(tmp, index=False)

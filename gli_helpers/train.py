@@ -17,6 +17,7 @@ from .models import build_model
 from .runtime import autocast, prepare_model, to_float
 
 ROLES = {"original": "train", "retrained": "retain"}  # role -> the split it is trained on
+PROGRESS_EVERY = 10  # steps between progress-bar updates (each one reads the running sums back from the device)
 
 
 def batch_order(n: int, batch_size: int, seed: int, epoch: int) -> tuple[list[torch.Tensor], torch.Generator]:
@@ -69,32 +70,38 @@ def train_model(bench, split: str, cfg: TrainConfig, device: torch.device, *, st
     for epoch in range(info["epochs_done"], cfg.epochs):
         start = time.perf_counter()
         batches, g = batch_order(len(data), cfg.batch_size, cfg.seed, epoch)
+        if device.type == "cuda":  # one copy of the epoch's indices instead of one per step
+            batches = list(torch.cat(batches).to(device).split([len(b) for b in batches]))
         it = batches
         if progress:
             from tqdm.auto import tqdm
             it = tqdm(batches, desc=f"{split} epoch {epoch + 1}/{cfg.epochs}", leave=False)
-        tot_loss, tot_correct, seen = 0.0, 0.0, 0
-        for idx in it:
-            x = to_float(images[idx.to(images.device)], device)
+        # Running sums stay on the device: reading them back every step would make the GPU wait for each batch.
+        # The progress bar reads them every ``PROGRESS_EVERY`` steps only (and not at all in quiet mode).
+        tot_loss = torch.zeros((), device=device)
+        tot_correct = torch.zeros((), device=device)
+        seen = 0
+        for step, idx in enumerate(it, 1):
+            x = to_float(images[idx], device)
             if cfg.augment:
                 x = augment(x, g)
-            y = labels[idx.to(labels.device)]
+            y = labels[idx]
             loss, logits = train_step(model, opt, x, y, bench.task, device, amp)
             with torch.no_grad():
                 n = len(idx)
-                tot_loss += float(loss) * n
+                tot_loss += loss.detach() * n
                 if bench.task == "multilabel":
-                    tot_correct += float(((logits > 0).float() == y).float().mean(1).sum())
+                    tot_correct += ((logits > 0).float() == y).float().mean(1).sum()
                 else:
-                    tot_correct += float((logits.argmax(1) == y).sum())
+                    tot_correct += (logits.argmax(1) == y).sum()
                 seen += n
-            if progress:
-                it.set_postfix(loss=f"{tot_loss / seen:.3f}", acc=f"{tot_correct / seen:.3f}")
+            if progress and (step % PROGRESS_EVERY == 0 or step == len(batches)):
+                it.set_postfix(loss=f"{float(tot_loss) / seen:.3f}", acc=f"{float(tot_correct) / seen:.3f}")
+        epoch_loss, epoch_acc = float(tot_loss) / max(seen, 1), float(tot_correct) / max(seen, 1)
         sched.step()
         info["train_seconds"] += time.perf_counter() - start
         info["epochs_done"] = epoch + 1
-        info["history"].append({"epoch": epoch + 1, "loss": tot_loss / max(seen, 1), "acc": tot_correct / max(seen, 1),
-                                "lr": opt.param_groups[0]["lr"]})
+        info["history"].append({"epoch": epoch + 1, "loss": epoch_loss, "acc": epoch_acc, "lr": opt.param_groups[0]["lr"]})
         if state_path is not None:
             with atomic_path(state_path) as tmp:
                 torch.save({"config": cfg.to_dict(), "model": model.state_dict(), "optimizer": opt.state_dict(),

@@ -15,6 +15,7 @@ from gli_helpers.checkpoint import load_checkpoint, save_checkpoint
 from gli_helpers.config import preset
 from gli_helpers.errors import CheckpointError, ConfigError
 from gli_helpers.models import ARCHS, blocks, build_model
+from gli_helpers.runtime import pick_device
 from gli_helpers.train import train_model, train_or_load
 
 from .conftest import REPO
@@ -74,6 +75,35 @@ def test_multilabel_training_runs(mucac_bench):
     assert info["history"][0]["loss"] < 0.75  # BCE starts at log 2 = 0.69 and cannot blow up in one epoch
 
 
+def test_progress_bar_shows_running_loss_and_accuracy_quiet_shows_nothing(mufac_bench, capsys):
+    train_model(mufac_bench, "retain", preset("smoke"), CPU, progress=True)
+    err = capsys.readouterr().err
+    assert "retain epoch 1/1" in err and "loss=" in err and "acc=" in err
+    train_model(mufac_bench, "retain", preset("smoke"), CPU, progress=False)
+    assert capsys.readouterr().err == ""
+
+
+def test_device_choice():
+    assert pick_device("auto").type == ("cuda" if torch.cuda.is_available() else "cpu")
+    assert pick_device("cpu").type == "cpu"
+    with pytest.raises(ConfigError, match="unknown device 'gpu0'"):
+        pick_device("gpu0")
+    if not torch.cuda.is_available():
+        with pytest.raises(ConfigError, match="no CUDA device"):
+            pick_device("cuda")
+
+
+def test_roles_train_on_their_splits_with_one_recipe(tmp_path, mufac_bench):
+    cfg = preset("smoke")
+    for role, split in (("original", "train"), ("retrained", "retain")):
+        train_or_load(tmp_path, role, mufac_bench, cfg, CPU, progress=False)
+        record = json.loads((tmp_path / f"{role}-resnet18-seed0" / "metrics.json").read_text())
+        assert record["train_split"] == split and record["config"] == cfg.to_dict()
+        assert record["data_fingerprint"] == mufac_bench.fingerprint(split)
+    assert mufac_bench.fingerprint("train") != mufac_bench.fingerprint("retain")
+    assert len(mufac_bench.splits["train"]) == len(mufac_bench.splits["retain"]) + len(mufac_bench.splits["forget"])
+
+
 def test_run_folder_reuses_and_refuses(tmp_path, mufac_bench):
     cfg = preset("smoke")
     _, first = train_or_load(tmp_path, "retrained", mufac_bench, cfg, CPU, progress=False)
@@ -116,3 +146,21 @@ def test_kill_mid_epoch_then_resume_equals_uninterrupted(tmp_path, small_mufac, 
     assert resumed["test_acc"] == straight["test_acc"]
     assert set(straight) >= {"test_acc", "top2_acc", "mia", "forgetting_score", "final_score", "retain_acc",
                              "forget_acc", "train_seconds"}
+
+
+def test_train_cli_reports_gaps_to_the_retrained_model(tmp_path, small_mufac, cache_dir):
+    def train(role):
+        cmd = _train_cmd(small_mufac, tmp_path, cache_dir)
+        cmd[cmd.index("--role") + 1] = role
+        cmd[cmd.index("--epochs") + 1] = "1"
+        return json.loads(subprocess.run(cmd, cwd=REPO, check=True, capture_output=True, text=True).stdout)
+
+    alone = train("original")
+    assert "gaps_to_retrained" not in alone  # no Retrained model yet: nothing to compare with
+    retrained = train("retrained")
+    assert "gaps_to_retrained" not in retrained and retrained["data_fingerprint"] != alone["data_fingerprint"]
+    original = train("original")
+    assert original["reused"] and original["test_acc"] == alone["test_acc"]
+    gaps = original["gaps_to_retrained"]
+    for key in ("test_acc", "retain_acc", "forget_acc", "mia"):
+        assert gaps[f"{key}_gap"] == pytest.approx(original[key] - retrained[key])
