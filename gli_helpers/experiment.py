@@ -62,6 +62,7 @@ def train_reference(args) -> dict:
            "seed": exp.cfg.seed, "data_fingerprint": exp.bench.fingerprint("train" if args.role == "original" else "retain"),
            "reused": metrics["reused"], "run_dir": str(exp.run_dir / model_folder(args.role, exp.cfg))}
     out.update({k: metrics[k] for k in REPORTED if k in metrics})
+    out["js_distance"] = metrics.get("js_distance")  # forget vs unseen loss distributions
     out["train_seconds"] = metrics.get("train_seconds")
     if args.role == "original":
         retrained = retrained_metrics(exp)

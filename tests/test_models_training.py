@@ -145,7 +145,9 @@ def test_kill_mid_epoch_then_resume_equals_uninterrupted(tmp_path, small_mufac, 
         assert torch.equal(a[k], b[k]), k
     assert resumed["test_acc"] == straight["test_acc"]
     assert set(straight) >= {"test_acc", "top2_acc", "mia", "forgetting_score", "final_score", "retain_acc",
-                             "forget_acc", "train_seconds"}
+                             "forget_acc", "train_seconds", "js_distance"}
+    assert 0 <= straight["js_distance"] <= 1 and straight["forgetting_score"] == pytest.approx(abs(straight["mia"] - 0.5))
+    assert straight["final_score"] == pytest.approx((straight["test_acc"] + 1 - 2 * straight["forgetting_score"]) / 2)
 
 
 def test_train_cli_reports_gaps_to_the_retrained_model(tmp_path, small_mufac, cache_dir):
