@@ -41,6 +41,9 @@ def add_train_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--resolution", type=int, help="override the preset's input resolution")
     p.add_argument("--batch-size", type=int, help="override the preset's batch size")
     p.add_argument("--lr", type=float, help="override the preset's learning rate")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE",
+                   help="override any other recipe setting, e.g. --set momentum=0.8 --set milestones=5,10 "
+                        "--set augment=false (repeatable)")
     p.add_argument("--device", default="auto", help="auto (CUDA if present), cpu, cuda[:N]")
     p.add_argument("--no-amp", action="store_true", help="disable bf16 mixed precision on CUDA")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -81,7 +84,7 @@ def cmd_train(args) -> None:
 
 
 def cmd_run(args) -> None:
-    from .experiment import data_options_from_args, prepare
+    from .experiment import data_options_from_args, overrides_from_args, prepare
     from .runner import format_table, run_benchmark, summary_table
     from .unlearning import parse_methods
     methods = parse_methods(args.methods)
@@ -89,8 +92,7 @@ def cmd_run(args) -> None:
     overrides = json.loads(args.method_config) if args.method_config else {}
     exp = prepare(args.benchmark, args.root, args.out, args.preset, args.arch, seeds[0], device=args.device,
                   amp=not args.no_amp, progress=not args.quiet,
-                  overrides={"epochs": args.epochs, "resolution": args.resolution, "batch_size": args.batch_size,
-                             "lr": args.lr}, **data_options_from_args(args))
+                  overrides=overrides_from_args(args), **data_options_from_args(args))
     log = (lambda *a: None) if args.quiet else (lambda msg: print(msg, file=sys.stderr))
     results = run_benchmark(exp, methods, seeds, args.trajectory_every, overrides, args.preset, log=log)
     print(f"{exp.bench.name} / {exp.cfg.arch} / preset {args.preset} / seeds {seeds}  (results: {exp.run_dir}/results.csv)")

@@ -64,3 +64,24 @@ def preset(name: str, task: str = "multiclass", benchmark: str = "", **overrides
         return replace(cfg, **{k: v for k, v in overrides.items() if v is not None})
     except TypeError as exc:
         raise ConfigError(f"{exc}; valid settings: {[f.name for f in fields(TrainConfig)]}.") from None
+
+
+def parse_setting(text: str) -> tuple[str, object]:
+    """``KEY=VALUE`` (the command line's ``--set``) as a typed override of a TrainConfig field, e.g.
+    ``momentum=0.8``, ``milestones=5,10`` (empty for none), ``augment=false``."""
+    key, sep, raw = text.partition("=")
+    key, raw = key.strip().replace("-", "_"), raw.strip()
+    names = {f.name: f for f in fields(TrainConfig)}
+    if not sep or key not in names:
+        raise ConfigError(f"cannot use --set {text!r}: write KEY=VALUE with KEY one of {', '.join(names)}.")
+    default = names[key].default
+    try:
+        if isinstance(default, bool):
+            if raw.lower() not in ("true", "false", "1", "0", "yes", "no"):
+                raise ValueError("expected true or false")
+            return key, raw.lower() in ("true", "1", "yes")
+        if isinstance(default, tuple):
+            return key, tuple(int(v) for v in raw.split(",") if v.strip())
+        return key, type(default)(raw)
+    except ValueError as exc:
+        raise ConfigError(f"cannot use --set {text!r}: {key} takes a {type(default).__name__} ({exc}).") from None

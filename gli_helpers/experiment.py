@@ -7,8 +7,9 @@ from pathlib import Path
 
 import torch
 
-from .config import TrainConfig, preset
+from .config import TrainConfig, parse_setting, preset
 from .data import Benchmark, load_benchmark
+from .errors import ConfigError
 from .io import read_json
 from .metrics import gaps_to_reference
 from .runtime import pick_device, set_threads
@@ -51,10 +52,22 @@ def data_options_from_args(args) -> dict:
                                           "validation_share", "dedup", "cache_dir")}
 
 
+def overrides_from_args(args) -> dict:
+    """The recipe overrides of the command line: --epochs, --resolution, --batch-size, --lr and any --set KEY=VALUE."""
+    overrides = {"epochs": args.epochs, "resolution": args.resolution, "batch_size": args.batch_size, "lr": args.lr}
+    for text in getattr(args, "set", None) or []:
+        key, value = parse_setting(text)
+        overrides[key] = value
+    for key in ("arch", "seed"):
+        if key in overrides:
+            raise ConfigError(f"use --{key} instead of --set {key}=...")
+    return overrides
+
+
 def train_reference(args) -> dict:
     """The ``train`` command: train or reuse one reference model and return its reported metrics."""
     data_options = data_options_from_args(args)
-    overrides = {"epochs": args.epochs, "resolution": args.resolution, "batch_size": args.batch_size, "lr": args.lr}
+    overrides = overrides_from_args(args)
     exp = prepare(args.benchmark, args.root, args.out, args.preset, args.arch, args.seed, device=args.device,
                   amp=not args.no_amp, progress=not args.quiet, overrides=overrides, **data_options)
     _, metrics = exp.reference(args.role)

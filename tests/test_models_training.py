@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from gli_helpers.checkpoint import load_checkpoint, save_checkpoint
-from gli_helpers.config import preset
+from gli_helpers.config import parse_setting, preset
 from gli_helpers.errors import CheckpointError, ConfigError
 from gli_helpers.models import ARCHS, blocks, build_model
 from gli_helpers.runtime import pick_device
@@ -44,6 +44,23 @@ def test_presets_follow_the_paper_recipe():
     assert (mufac.epochs, mufac.lr, mufac.momentum, mufac.milestones, mufac.gamma) == (30, 0.01, 0.9, (10, 20), 0.1)
     assert ml.epochs == 8 and young.gamma == 0.2 and mufac.resolution == 128
     assert preset("cpu", epochs=3).epochs == 3 and preset("smoke").epochs == 1
+
+
+def test_any_recipe_setting_can_be_overridden_from_the_command_line():
+    settings = dict(parse_setting(t) for t in ("momentum=0.8", "milestones=5,10", "augment=false", "weight-decay=5e-4",
+                                               "gamma=0.5"))
+    assert settings == {"momentum": 0.8, "milestones": (5, 10), "augment": False, "weight_decay": 5e-4, "gamma": 0.5}
+    assert parse_setting("milestones=") == ("milestones", ())
+    cfg = preset("cpu", **settings)
+    assert (cfg.momentum, cfg.milestones, cfg.augment, cfg.epochs) == (0.8, (5, 10), False, 15)
+    for bad, why in (("momentum", "KEY=VALUE"), ("nesterov=1", "KEY one of"), ("epochs=ten", "takes a int"),
+                     ("augment=maybe", "true or false")):
+        with pytest.raises(ConfigError, match=why):
+            parse_setting(bad)
+    out = subprocess.run([sys.executable, "-m", "gli_helpers", "train", "--benchmark", "synthetic-mufac", "--root", "x",
+                          "--role", "original", "--out", "y", "--set", "nesterov=1"], cwd=REPO, capture_output=True,
+                         text=True)
+    assert out.returncode != 0 and "nesterov" in out.stderr and "Traceback" not in out.stderr
 
 
 def test_checkpoint_roundtrip_and_refusals(tmp_path):
@@ -155,6 +172,7 @@ def test_train_cli_reports_gaps_to_the_retrained_model(tmp_path, small_mufac, ca
         cmd = _train_cmd(small_mufac, tmp_path, cache_dir)
         cmd[cmd.index("--role") + 1] = role
         cmd[cmd.index("--epochs") + 1] = "1"
+        cmd += ["--set", "momentum=0.5", "--set", "milestones="]
         return json.loads(subprocess.run(cmd, cwd=REPO, check=True, capture_output=True, text=True).stdout)
 
     alone = train("original")
@@ -163,6 +181,8 @@ def test_train_cli_reports_gaps_to_the_retrained_model(tmp_path, small_mufac, ca
     assert "gaps_to_retrained" not in retrained and retrained["data_fingerprint"] != alone["data_fingerprint"]
     original = train("original")
     assert original["reused"] and original["test_acc"] == alone["test_acc"]
+    config = json.loads((tmp_path / "original-resnet18-seed1" / "metrics.json").read_text())["config"]
+    assert (config["momentum"], config["milestones"], config["epochs"]) == (0.5, [], 1)
     gaps = original["gaps_to_retrained"]
     for key in ("test_acc", "retain_acc", "forget_acc", "mia"):
         assert gaps[f"{key}_gap"] == pytest.approx(original[key] - retrained[key])
