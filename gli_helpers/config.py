@@ -24,6 +24,29 @@ class TrainConfig:
     seed: int = 0
     eval_batch_size: int = 256
 
+    def __post_init__(self):
+        problems = []
+        if self.epochs < 1:
+            problems.append(f"epochs must be at least 1 (got {self.epochs})")
+        if self.batch_size < 2:
+            problems.append(f"batch_size must be at least 2: BatchNorm cannot train on one image (got {self.batch_size})")
+        if self.eval_batch_size < 1:
+            problems.append(f"eval_batch_size must be positive (got {self.eval_batch_size})")
+        if self.resolution < 8:
+            problems.append(f"resolution must be at least 8 pixels (got {self.resolution})")
+        if not self.lr > 0:
+            problems.append(f"lr must be positive (got {self.lr})")
+        if not 0 <= self.momentum < 1:
+            problems.append(f"momentum must be in [0, 1) (got {self.momentum})")
+        if self.weight_decay < 0:
+            problems.append(f"weight_decay cannot be negative (got {self.weight_decay})")
+        if not self.gamma > 0:
+            problems.append(f"gamma must be positive (got {self.gamma})")
+        if list(self.milestones) != sorted(set(self.milestones)) or any(m < 1 for m in self.milestones):
+            problems.append(f"milestones must be increasing positive epochs (got {list(self.milestones)})")
+        if problems:
+            raise ConfigError("invalid training configuration: " + "; ".join(problems) + ".")
+
     def to_dict(self) -> dict:
         d = asdict(self)
         d["milestones"] = list(self.milestones)

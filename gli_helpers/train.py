@@ -136,7 +136,7 @@ def train_or_load(run_dir, role: str, bench, cfg: TrainConfig, device: torch.dev
         new = {"config": cfg.to_dict(), "benchmark": bench.name, "data_fingerprint": fingerprint}
         if old != new:
             diff = _diff(old["config"] or {}, new["config"])
-            raise CheckpointError(f"{ckpt_path} holds a {role} model of another configuration or dataset "
+            raise CheckpointError(f"{ckpt_path} holds the {role} model of another configuration or dataset "
                                   f"(setting differences {diff}; data {old['data_fingerprint']} vs {fingerprint}). "
                                   "It is not overwritten: choose another run folder (--out / RUN_DIR) or delete it.")
         model = prepare_model(build_model(ckpt["arch"], ckpt["num_outputs"]), device)

@@ -63,6 +63,14 @@ def test_any_recipe_setting_can_be_overridden_from_the_command_line():
     assert out.returncode != 0 and "nesterov" in out.stderr and "Traceback" not in out.stderr
 
 
+@pytest.mark.parametrize("bad, why", [(dict(epochs=0), "epochs must be at least 1"),
+                                      (dict(batch_size=1), "BatchNorm"), (dict(lr=0.0), "lr must be positive"),
+                                      (dict(momentum=1.0), "momentum"), (dict(milestones=(20, 10)), "milestones")])
+def test_invalid_recipes_are_refused_before_training(bad, why):
+    with pytest.raises(ConfigError, match=why):
+        preset("cpu", **bad)
+
+
 def test_checkpoint_roundtrip_and_refusals(tmp_path):
     m = build_model("resnet18", 8)
     p = tmp_path / "m.pt"
