@@ -86,10 +86,10 @@ def cmd_train(args) -> None:
 def cmd_run(args) -> None:
     from .experiment import data_options_from_args, overrides_from_args, prepare
     from .runner import format_table, run_benchmark, summary_table
-    from .unlearning import parse_methods
+    from .unlearning import parse_method_overrides, parse_methods
     methods = parse_methods(args.methods)
-    seeds = [int(s) for s in str(args.seeds).split(",")] if args.seeds else [args.seed]
-    overrides = json.loads(args.method_config) if args.method_config else {}
+    seeds = _seeds(args) if args.seeds else [args.seed]
+    overrides = parse_method_overrides(args.method_config)
     exp = prepare(args.benchmark, args.root, args.out, args.preset, args.arch, seeds[0], device=args.device,
                   amp=not args.no_amp, progress=not args.quiet,
                   overrides=overrides_from_args(args), **data_options_from_args(args))
@@ -144,7 +144,11 @@ def cmd_export(args) -> None:
 
 
 def _seeds(args) -> list[int]:
-    return [int(s) for s in str(args.seeds).split(",")]
+    from .errors import ConfigError
+    try:
+        return [int(s) for s in str(args.seeds).split(",") if s.strip()]
+    except ValueError:
+        raise ConfigError(f"--seeds must be a comma list of integers such as 0,1,2, got {args.seeds!r}.") from None
 
 
 def main(argv=None) -> int:

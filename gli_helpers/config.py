@@ -25,6 +25,18 @@ class TrainConfig:
     eval_batch_size: int = 256
 
     def __post_init__(self):
+        types = {"int": (int,), "float": (int, float), "bool": (bool,), "str": (str,)}
+        wrong = [f"{f.name} must be of type {f.type}, got {getattr(self, f.name)!r}" for f in fields(self)
+                 if str(f.type) in types and (not isinstance(getattr(self, f.name), types[str(f.type)])
+                                              or (isinstance(getattr(self, f.name), bool) and f.type != "bool"))]
+        if not isinstance(self.milestones, (tuple, list)) or not all(isinstance(m, int) for m in self.milestones):
+            wrong.append(f"milestones must be a sequence of epochs, got {self.milestones!r}")
+        if wrong:
+            raise ConfigError("invalid training configuration: " + "; ".join(wrong) + ".")
+        object.__setattr__(self, "milestones", tuple(self.milestones))
+        for f in fields(self):  # lr=1 and lr=1.0 are one configuration: store floats as floats
+            if f.type == "float":
+                object.__setattr__(self, f.name, float(getattr(self, f.name)))
         problems = []
         if self.epochs < 1:
             problems.append(f"epochs must be at least 1 (got {self.epochs})")
@@ -107,4 +119,4 @@ def parse_setting(text: str) -> tuple[str, object]:
             return key, tuple(int(v) for v in raw.split(",") if v.strip())
         return key, type(default)(raw)
     except ValueError as exc:
-        raise ConfigError(f"cannot use --set {text!r}: {key} takes a {type(default).__name__} ({exc}).") from None
+        raise ConfigError(f"cannot use --set {text!r}: {key} must be of type {type(default).__name__} ({exc}).") from None

@@ -83,9 +83,13 @@ def run_benchmark(exp: Experiment, methods: list[str], seeds: list[int], traject
     ``method_overrides`` maps a method name to configuration overrides (e.g. {"gli": {"steps": 3}}).
     Returns this call's result rows (results.csv keeps rows of earlier calls for other methods/seeds).
     """
+    young = exp.bench.name.endswith("young")
+    method_overrides = method_overrides or {}
+    for name in [*methods, *method_overrides]:  # refuse an unknown method or setting before anything trains
+        if name not in REFERENCES:
+            default_config(name, exp.bench.task, young, **method_overrides.get(name, {}))
     out = exp.run_dir
     out.mkdir(parents=True, exist_ok=True)
-    young = exp.bench.name.endswith("young")
     rows, traj_rows = [], []
     base = exp
     for seed in seeds:
@@ -104,7 +108,7 @@ def run_benchmark(exp: Experiment, methods: list[str], seeds: list[int], traject
             if name in REFERENCES:
                 continue
             method = get_method(name)
-            cfg = default_config(name, exp.bench.task, young, **(method_overrides or {}).get(name, {}))
+            cfg = default_config(name, exp.bench.task, young, **method_overrides.get(name, {}))
             model = copy.deepcopy(original)
             data = unlearn_data(exp, seed)
             traj = Trajectory(exp, name, seed, trajectory_every)

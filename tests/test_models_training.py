@@ -53,7 +53,7 @@ def test_any_recipe_setting_can_be_overridden_from_the_command_line():
     assert parse_setting("milestones=") == ("milestones", ())
     cfg = preset("cpu", **settings)
     assert (cfg.momentum, cfg.milestones, cfg.augment, cfg.epochs) == (0.8, (5, 10), False, 15)
-    for bad, why in (("momentum", "KEY=VALUE"), ("nesterov=1", "KEY one of"), ("epochs=ten", "takes a int"),
+    for bad, why in (("momentum", "KEY=VALUE"), ("nesterov=1", "KEY one of"), ("epochs=ten", "must be of type int"),
                      ("augment=maybe", "true or false")):
         with pytest.raises(ConfigError, match=why):
             parse_setting(bad)
@@ -65,10 +65,14 @@ def test_any_recipe_setting_can_be_overridden_from_the_command_line():
 
 @pytest.mark.parametrize("bad, why", [(dict(epochs=0), "epochs must be at least 1"),
                                       (dict(batch_size=1), "BatchNorm"), (dict(lr=0.0), "lr must be positive"),
-                                      (dict(momentum=1.0), "momentum"), (dict(milestones=(20, 10)), "milestones")])
+                                      (dict(momentum=1.0), "momentum"), (dict(milestones=(20, 10)), "milestones"),
+                                      (dict(epochs="3"), "epochs must be of type int"),
+                                      (dict(augment=1), "augment must be of type bool")])
 def test_invalid_recipes_are_refused_before_training(bad, why):
     with pytest.raises(ConfigError, match=why):
         preset("cpu", **bad)
+    assert preset("cpu", lr=1).to_dict() == preset("cpu", lr=1.0).to_dict()
+    assert isinstance(preset("cpu", lr=1).lr, float) and preset("cpu", milestones=[3, 5]).milestones == (3, 5)
 
 
 def test_checkpoint_roundtrip_and_refusals(tmp_path):

@@ -12,9 +12,17 @@ from gli_helpers.errors import ConfigError
 from gli_helpers.experiment import Experiment
 from gli_helpers.metrics import evaluate
 from gli_helpers.models import blocks
-from gli_helpers.runner import unlearn_data
+from gli_helpers.runner import run_benchmark, unlearn_data
 from gli_helpers.train import train_model
-from gli_helpers.unlearning import MAIN_METHODS, METHODS, default_config, get_method, gli_perturb, parse_methods
+from gli_helpers.unlearning import (
+    MAIN_METHODS,
+    METHODS,
+    default_config,
+    get_method,
+    gli_perturb,
+    parse_method_overrides,
+    parse_methods,
+)
 from gli_helpers.unlearning.eu_k import reinitialize_last
 
 CPU = torch.device("cpu")
@@ -146,4 +154,29 @@ def test_registry_errors_and_presets():
     assert (young.w0, young.w1, young.steps) == (800.0, 12000.0, 5)
     assert default_config("gli", "multiclass").steps == 2
     with pytest.raises(ConfigError, match="valid: l2, l1, cosine"):
-        get_method("gli").unlearn(None, None, default_config("gli", "multiclass", distance="l3"))
+        default_config("gli", "multiclass", distance="l3")
+
+
+@pytest.mark.parametrize("name, bad, why", [
+    ("gli", {"steps": 0}, "steps must be positive"), ("gli", {"selection": "best"}, "valid: auto, none"),
+    ("scrub", {"lr": "0.1"}, "lr must be of type float"), ("scrub", {"forget_pass": 1}, "forget_pass must be of type bool"),
+    ("neggrad", {"batch_size": 1}, "BatchNorm"), ("unsir", {"momentum": 1.5}, "momentum must be below 1"),
+    ("cf_k", {"k": 2.5}, "k must be of type int"), ("finetune", {"epochs": -1}, "epochs must be positive")])
+def test_method_settings_are_checked_on_creation(name, bad, why):
+    with pytest.raises(ConfigError, match=why):
+        default_config(name, "multiclass", **bad)
+    assert default_config("unsir", "multiclass", lr=1).lr == 1  # an int is a fine float
+
+
+def test_method_overrides_refused_before_anything_trains(tmp_path, mufac_bench):
+    assert parse_method_overrides('{"gli": {"steps": 3}}') == {"gli": {"steps": 3}}
+    assert parse_method_overrides(None) == {}
+    for text, why in (("{gli: 3}", "not valid JSON"), ('{"gli": 3}', "map method names"),
+                      ('{"glee": {}}', "unknown unlearning method 'glee'")):
+        with pytest.raises(ConfigError, match=why):
+            parse_method_overrides(text)
+    exp = Experiment(mufac_bench, preset("smoke"), CPU, tmp_path / "run")
+    for methods, overrides in ((["gli"], {"gli": {"w0": -1.0}}), (["gli"], {"nope": {}}), (["gli", "nope"], {})):
+        with pytest.raises(ConfigError):
+            run_benchmark(exp, methods, [0], method_overrides=overrides, log=lambda *a: None)
+    assert not (tmp_path / "run").exists()

@@ -74,3 +74,19 @@ def parse_methods(spec: str) -> list[str]:
 
 __all__ = ["METHODS", "MAIN_METHODS", "REFERENCES", "Method", "MethodConfig", "UnlearnData", "default_config",
            "get_method", "gli_perturb", "parse_methods"]
+
+
+def parse_method_overrides(text: str | None) -> dict:
+    """The ``--method-config`` JSON: ``{"<method>": {"<setting>": value, ...}, ...}``, checked against the registry."""
+    import json
+    if not text:
+        return {}
+    try:
+        overrides = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"--method-config is not valid JSON ({exc}); write e.g. '{{\"gli\": {{\"steps\": 3}}}}'.") from None
+    if not isinstance(overrides, dict) or not all(isinstance(v, dict) for v in overrides.values()):
+        raise ConfigError('--method-config must map method names to settings, e.g. {"gli": {"steps": 3}}.')
+    for name in overrides:
+        get_method(name)
+    return overrides

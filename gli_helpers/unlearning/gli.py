@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from ..errors import ConfigError
 from ..metrics import task_loss
 from .common import Cycle, MethodConfig, UnlearnData, epoch_batches, fetch, loss_of, sgd, take_step
-from .selection import Selector
+from .selection import MODES, Selector
 
 DISTANCES = ("l2", "l1", "cosine")
 
@@ -71,6 +71,13 @@ class GLIConfig(MethodConfig):
     patience: int = 3
     select_every: int = 1
 
+    def __post_init__(self):
+        super().__post_init__()
+        if self.distance not in DISTANCES:
+            raise ConfigError(f"unknown GLI distance {self.distance!r}; valid: {', '.join(DISTANCES)}.")
+        if self.selection not in MODES:
+            raise ConfigError(f"unknown GLI selection {self.selection!r}; valid: {', '.join(MODES)}.")
+
     @classmethod
     def task_defaults(cls, task, young):
         if young:
@@ -79,8 +86,6 @@ class GLIConfig(MethodConfig):
 
 
 def unlearn(model, data: UnlearnData, cfg: GLIConfig, on_step=None):
-    if cfg.distance not in DISTANCES:
-        raise ConfigError(f"unknown GLI distance {cfg.distance!r}; valid: {', '.join(DISTANCES)}.")
     opt = sgd(model.parameters(), cfg)
     forget = Cycle(data.forget, cfg.batch_size, data.seed, data.device)
     selector = Selector(cfg.selection, data, cfg.patience, cfg.select_every)
