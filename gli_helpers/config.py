@@ -7,6 +7,20 @@ from dataclasses import asdict, dataclass, fields, replace
 from .errors import ConfigError
 
 PRESETS = ("paper", "cpu", "smoke")
+_TYPES = {"int": (int,), "float": (int, float), "bool": (bool,), "str": (str,)}
+
+
+def type_problems(config) -> list[str]:
+    """What in a configuration dataclass has the wrong type (a bool is not an int; an int is a fine float).
+    Fixes int values of float fields in place, so that lr=1 and lr=1.0 are one configuration."""
+    problems = []
+    for f in fields(config):
+        value, allowed = getattr(config, f.name), _TYPES.get(str(f.type))
+        if allowed and (not isinstance(value, allowed) or (isinstance(value, bool) and bool not in allowed)):
+            problems.append(f"{f.name} must be of type {f.type}, got {value!r}")
+        elif f.type == "float":
+            object.__setattr__(config, f.name, float(value))
+    return problems
 
 
 @dataclass(frozen=True)
@@ -25,18 +39,12 @@ class TrainConfig:
     eval_batch_size: int = 256
 
     def __post_init__(self):
-        types = {"int": (int,), "float": (int, float), "bool": (bool,), "str": (str,)}
-        wrong = [f"{f.name} must be of type {f.type}, got {getattr(self, f.name)!r}" for f in fields(self)
-                 if str(f.type) in types and (not isinstance(getattr(self, f.name), types[str(f.type)])
-                                              or (isinstance(getattr(self, f.name), bool) and f.type != "bool"))]
+        wrong = type_problems(self)
         if not isinstance(self.milestones, (tuple, list)) or not all(isinstance(m, int) for m in self.milestones):
             wrong.append(f"milestones must be a sequence of epochs, got {self.milestones!r}")
         if wrong:
             raise ConfigError("invalid training configuration: " + "; ".join(wrong) + ".")
         object.__setattr__(self, "milestones", tuple(self.milestones))
-        for f in fields(self):  # lr=1 and lr=1.0 are one configuration: store floats as floats
-            if f.type == "float":
-                object.__setattr__(self, f.name, float(getattr(self, f.name)))
         problems = []
         if self.epochs < 1:
             problems.append(f"epochs must be at least 1 (got {self.epochs})")

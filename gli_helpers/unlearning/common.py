@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass, field, fields
 import torch
 import torch.nn.functional as F
 
+from ..config import type_problems
 from ..data.benchmark import Split
 from ..errors import ConfigError
 from ..metrics import task_loss
@@ -48,27 +49,23 @@ class MethodConfig:
     _POSITIVE = ("epochs", "lr", "batch_size", "steps", "alpha", "temperature", "noise_steps", "noise_lr", "patience",
                  "select_every", "k")
     _NON_NEGATIVE = ("momentum", "w0", "w1", "kl_weight", "repair_epochs")
-    _TYPES = {"int": (int,), "float": (int, float), "bool": (bool,), "str": (str,)}
 
     def __post_init__(self):
-        name, problems = type(self).__name__, []
+        problems = type_problems(self)
+        if problems:
+            raise ConfigError(f"invalid {type(self).__name__}: " + "; ".join(problems) + ".")
         for f in fields(self):
-            value, allowed = getattr(self, f.name), self._TYPES.get(str(f.type))
-            if allowed and (not isinstance(value, allowed) or (isinstance(value, bool) and bool not in allowed)):
-                problems.append(f"{f.name} must be of type {f.type}, got {value!r}")
-            elif f.name in self._POSITIVE and not value > 0:
+            value = getattr(self, f.name)
+            if f.name in self._POSITIVE and not value > 0:
                 problems.append(f"{f.name} must be positive, got {value!r}")
             elif f.name in self._NON_NEGATIVE and value < 0:
                 problems.append(f"{f.name} cannot be negative, got {value!r}")
-        for f in fields(self):  # lr=1 and lr=1.0 are one configuration: store floats as floats
-            if f.type == "float" and isinstance(getattr(self, f.name), int) and not isinstance(getattr(self, f.name), bool):
-                object.__setattr__(self, f.name, float(getattr(self, f.name)))
         if getattr(self, "batch_size", 2) == 1:
             problems.append("batch_size must be at least 2 (BatchNorm cannot train on one image)")
         if getattr(self, "momentum", 0) >= 1:
             problems.append(f"momentum must be below 1, got {self.momentum!r}")
         if problems:
-            raise ConfigError(f"invalid {name}: " + "; ".join(problems) + ".")
+            raise ConfigError(f"invalid {type(self).__name__}: " + "; ".join(problems) + ".")
 
     def to_dict(self) -> dict:
         return {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(self).items()}
