@@ -31,14 +31,16 @@ test: setup
 	$(PY) -m ruff check gli_helpers tests
 	$(PY) -m pytest
 
-# The real-MUFAC comparison in README "Results on MUFAC" (protocol: results/mufac/PROTOCOL.md; ~60 min on 2 cores)
+# The real-MUFAC comparison in README "Results on MUFAC" (protocol: results/mufac/PROTOCOL.md; about 85 min on 2 cores)
 mufac-results: setup
-	$(PY) -m gli_helpers run --benchmark mufac --root $(MUFAC_ZIP) --preset cpu --methods all,ablation --seeds 0,1 \
+	$(PY) -m gli_helpers run --benchmark mufac --root $(MUFAC_ZIP) --preset cpu --methods all,ablation --seeds 0,1,2 \
 		--trajectory-every 20 --out runs/mufac-cpu --quiet
 	$(PY) -m gli_helpers run --benchmark mufac --root $(MUFAC_ZIP) --preset cpu --methods all,ablation --seeds 0 \
 		--trajectory-every 20 --dedup --out runs/mufac-dedup-cpu --quiet
 	$(PY) -m gli_helpers export-results runs/mufac-cpu results/mufac/full
 	$(PY) -m gli_helpers export-results runs/mufac-dedup-cpu results/mufac/dedup
+	$(PY) -m gli_helpers compare results/mufac/full/results.csv --out results/mufac/full/comparison.md --figures results/mufac
+	$(PY) -m gli_helpers compare results/mufac/dedup/results.csv --out results/mufac/dedup/comparison.md
 
 lab: setup
 	$(VENV)/bin/jupyter lab notebooks

@@ -1,4 +1,5 @@
-"""Command line: ``python -m gli_helpers {data-summary,make-synthetic,download,train,run,reproduce,bench,export-results}``."""
+"""Command line: ``python -m gli_helpers COMMAND``, with the commands data-summary, make-synthetic, download,
+train, run, reproduce, bench, compare and export-results."""
 
 from __future__ import annotations
 
@@ -143,6 +144,43 @@ def cmd_export(args) -> None:
     print(json.dumps({"dest": args.dest, "files": export_results(args.run_dir, args.dest)}, indent=2))
 
 
+def cmd_compare(args) -> None:
+    import pandas as pd
+
+    from .errors import DataError
+    from .io import write_text_atomic
+    from .paper import comparison_markdown
+    try:
+        results = pd.read_csv(args.results)
+    except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        raise DataError(f"cannot read {args.results}: {exc}. Give the results.csv of a run folder.") from None
+    if not {"benchmark", "arch"} <= set(results.columns):
+        raise DataError(f"{args.results} has no benchmark and arch columns; give a results.csv written by "
+                        "python -m gli_helpers run (or notebook 02).")
+    pairs = sorted(set(zip(results.benchmark, results.arch, strict=True)))
+    chosen = [(b, a) for b, a in pairs if args.benchmark in (None, b) and args.arch in (None, a)]
+    benchmark, arch = chosen[0] if len(chosen) == 1 else (args.benchmark, args.arch)
+    if benchmark is None or arch is None:
+        raise DataError(f"{args.results} holds several benchmarks/architectures {pairs}; choose with --benchmark and --arch.")
+    text = comparison_markdown(results, benchmark, arch)
+    if args.out:
+        write_text_atomic(args.out, text)
+    print(text, end="")
+    if args.figures:
+        from pathlib import Path
+
+        from . import plots
+        ours = results[(results.benchmark == benchmark) & (results.arch == arch)]
+        stem = Path(args.figures) / f"{benchmark}_{arch}"
+        written = [plots.save(plots.score_plot(ours, "final_score"), f"{stem}_final_scores.png")]
+        traj_path = Path(args.results).with_name("trajectories.csv")
+        if traj_path.is_file():
+            traj = pd.read_csv(traj_path)
+            traj = traj[(traj.benchmark == benchmark) & (traj.arch == arch)]
+            written.append(plots.save(plots.trajectory_plot(traj, ours), f"{stem}_trajectories.png"))
+        print("\nfigures: " + ", ".join(written))
+
+
 def _seeds(args) -> list[int]:
     from .errors import ConfigError
     try:
@@ -226,6 +264,15 @@ def main(argv=None) -> int:
     p.add_argument("--results", help="unlearn: a results.csv")
     p.add_argument("--cache-dir")
     p.set_defaults(func=cmd_bench)
+
+    p = sub.add_parser("compare", help="a results.csv beside the paper's numbers, as a Markdown table")
+    p.add_argument("results", help="results.csv of a run folder")
+    p.add_argument("--benchmark", help="which benchmark's rows (needed when the file holds several)")
+    p.add_argument("--arch", help="which architecture's rows (needed when the file holds several)")
+    p.add_argument("--out", help="also write the table to this file")
+    p.add_argument("--figures", help="also draw the final scores (and trajectories, from the trajectories.csv beside "
+                                     "the results) into this folder")
+    p.set_defaults(func=cmd_compare)
 
     p = sub.add_parser("export-results", help="copy a run's numbers and configurations (no checkpoints) elsewhere")
     p.add_argument("run_dir")

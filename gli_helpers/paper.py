@@ -6,6 +6,7 @@ from importlib import resources
 
 import pandas as pd
 
+from .errors import DataError
 from .metrics import final_score
 
 # Registry names <-> the paper's method names.
@@ -112,3 +113,71 @@ def published_ablation(benchmark: str) -> pd.DataFrame:
     t = t[t.task == paper_task(benchmark)]
     t = t.assign(metric=t.metric.replace({"avg_test_acc": "test_acc"}))
     return t.pivot_table(index="distance", columns="metric", values="value")
+
+
+ROW_ORDER = ("original", "retrained", "finetune", "cf_k", "neggrad", "unsir", "scrub", "bad_teaching", "eu_k",
+             "gli", "gli_l1", "gli_cosine")
+ROW_NAMES = {**METHOD_NAMES, "gli": "GLI (L2)", "gli_l1": "GLI (L1)", "gli_cosine": "GLI (cosine)"}
+
+
+def _published_row(method: str, benchmark: str, arch: str, audit: pd.DataFrame) -> tuple[pd.Series | None, bool]:
+    """The published numbers of one of our result rows, and whether its published final score is inconsistent."""
+    task = paper_task(benchmark)
+    if method in ("gli_l1", "gli_cosine"):
+        abl = published_ablation(benchmark) if arch == "resnet18" else pd.DataFrame()
+        key = method.split("_")[1]
+        row = abl.loc[key] if key in abl.index else None
+        bad = audit[(audit.table == "S1") & (audit.task == task) & (audit.method == key)]
+    else:
+        pub = published(benchmark, arch)
+        row = pub.loc[method] if method in pub.index else None
+        table = "S4" if task == "MUCAC-young" else TABLE_OF_ARCH.get(arch)
+        bad = audit[(audit.table == table) & (audit.task == task) & (audit.method == METHOD_NAMES.get(method))]
+    return row, bool(len(bad) and not bad.consistent.all())
+
+
+def comparison_markdown(results: pd.DataFrame, benchmark: str, arch: str) -> str:
+    """The paper beside a results.csv (mean ± standard deviation over its seeds, ddof 0) as a Markdown table:
+    test accuracy, top-2 (multi-class), forgetting score and final score, with our difference to the paper.
+    Published final scores that do not follow from their own accuracy and forgetting score carry a *."""
+    missing = {"benchmark", "arch", "method", "seed", "test_acc", "forgetting_score", "final_score"} - set(results.columns)
+    if missing:
+        raise DataError(f"these results lack the columns {sorted(missing)}; give a results.csv written by "
+                        "python -m gli_helpers run (or notebook 02).")
+    ours = results[(results.benchmark == benchmark) & (results.arch == arch)]
+    if ours.empty:
+        raise DataError(f"the results hold no rows for benchmark {benchmark!r} and arch {arch!r}; "
+                         f"they have {sorted(set(zip(results.benchmark, results.arch, strict=True)))}.")
+    g = ours.groupby("method")
+    mean, std = g.mean(numeric_only=True), g.std(ddof=0, numeric_only=True).fillna(0.0)
+    metrics = [m for m in ("test_acc", "top2_acc", "forgetting_score", "final_score") if mean.get(m) is not None
+               and mean[m].notna().any()]
+    header = {"test_acc": "test acc (paper / ours / diff)", "top2_acc": "top-2 (paper / ours)",
+              "forgetting_score": "forgetting (paper / ours / diff)", "final_score": "final score (paper / ours / diff)"}
+    seeds = sorted(int(s) for s in ours.seed.unique())
+    lines = [f"{benchmark} / {arch} / seeds {', '.join(map(str, seeds))}: mean ± standard deviation over seeds",
+             "", "| method | " + " | ".join(header[m] for m in metrics) + " |", "|---" * (len(metrics) + 1) + "|"]
+    audit = audit_final_scores()
+    flagged = False
+    for method in [m for m in ROW_ORDER if m in mean.index]:
+        pub, inconsistent = _published_row(method, benchmark, arch, audit)
+        flagged |= inconsistent
+        cells = []
+        for m in metrics:
+            o, s = mean.at[method, m], std.at[method, m]
+            p = pub.get(m) if pub is not None else None
+            mark = "*" if m == "final_score" and inconsistent else ""
+            paper_cell = f"{p:.4f}{mark}" if p is not None and pd.notna(p) else "-"
+            diff = f" / {o - p:+.3f}" if p is not None and pd.notna(p) and m != "top2_acc" else ""
+            cells.append(f"{paper_cell} / {o:.4f} ± {s:.4f}{diff}")
+        lines.append(f"| {ROW_NAMES[method]} | " + " | ".join(cells) + " |")
+    if flagged:
+        lines += ["", "\\* published final scores that do not follow from the published accuracy and forgetting "
+                      "score (SPEC section 7)."]
+    check = ordering_check(ours[~ours.method.isin(["gli_l1", "gli_cosine"])])
+    if check.get("gli_present"):
+        verdict = "holds" if check["gli_wins"] else "does not hold"
+        lines += ["", f"The paper's claim (GLI above every baseline and Retrained) {verdict}: GLI {check['gli']:.4f}, "
+                      f"best other {ROW_NAMES.get(check['best_other'], check['best_other'])} "
+                      f"{check['best_other_value']:.4f} (margin {check['margin']:+.4f})."]
+    return "\n".join(lines) + "\n"
