@@ -73,6 +73,12 @@ def test_01_reference_metrics(executed):
     m = pd.read_csv(run / "01_reference_metrics.csv")
     assert set(m.role) == {"original", "retrained"} and set(m.seed) == {0, 1}
     assert m[["test_acc", "mia", "retain_acc"]].apply(lambda c: c.between(0, 1)).all().all()
+    gaps = pd.read_csv(run / "01_gaps_to_retrained.csv").set_index("seed")
+    by_role = m.set_index(["seed", "role"])
+    for seed in (0, 1):
+        for key in ("test_acc", "retain_acc", "forget_acc", "mia"):
+            want = by_role.at[(seed, "original"), key] - by_role.at[(seed, "retrained"), key]
+            assert gaps.at[seed, f"{key}_gap"] == pytest.approx(want)
     _png_ok(figs / "synthetic-mufac_resnet18_training_curves.png")
     _png_ok(figs / "synthetic-mufac_resnet18_loss_distributions.png")
 
