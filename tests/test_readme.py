@@ -1,0 +1,27 @@
+"""The README's Python example runs as written (at the smoke preset, in a temporary folder)."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+
+from .conftest import REPO
+
+
+def test_readme_python_example_runs(tmp_path, small_mufac, cache_dir):
+    text = (REPO / "README.md").read_text()
+    blocks = re.findall(r"```python\n(.*?)```", text, re.S)
+    assert len(blocks) == 1, "the README should hold exactly one Python example"
+    code = blocks[0]
+    for old, new in (('"cpu"', '"smoke"'), ('"data/synthetic-mufac"', repr(str(small_mufac))),
+                     ('"runs/demo', f'"{tmp_path}/demo')):
+        assert old in code, old
+        code = code.replace(old, new)
+    code = code.replace('seed=0)\n', f'seed=0, cache_dir={str(cache_dir)!r}, progress=False)\n', 1)
+    run = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr[-3000:]
+    first, second = run.stdout.strip().splitlines()[-2:]
+    score, gaps = first.split(" ", 1)
+    assert 0 <= float(score) <= 1 and "forget_acc_gap" in gaps
+    assert "'epochs': 1" in second and (tmp_path / "demo" / "retrained-resnet18-seed0" / "model.pt").is_file()
