@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import math
 import os
+from pathlib import Path
 
 import torch
 from torch import nn
@@ -24,11 +26,23 @@ def pick_device(name: str = "auto") -> torch.device:
     return dev
 
 
+def cpu_budget(cgroup_cpu_max: str | os.PathLike = "/sys/fs/cgroup/cpu.max") -> int:
+    """The cores this process may use: the CPUs it is pinned to, capped by a cgroup v2 CPU quota
+    ("200000 100000" = 2 cores; "max 100000" = no quota) when the container sets one."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    try:
+        quota, period = Path(cgroup_cpu_max).read_text().split()[:2]
+        if quota != "max":
+            cores = min(cores, max(1, math.ceil(int(quota) / int(period))))
+    except (OSError, ValueError):
+        pass  # no cgroup v2 quota readable: the affinity mask is the budget
+    return max(1, cores)
+
+
 def set_threads(n: int | None = None) -> None:
-    """On CPU use one intra-op thread per core (torch's default may exceed the cores a container has)."""
-    if n is None:
-        n = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    torch.set_num_threads(max(1, n))
+    """On CPU use one intra-op thread per core this process may use (torch's default counts the host's
+    cores, which oversubscribes a container limited to fewer)."""
+    torch.set_num_threads(max(1, n if n is not None else cpu_budget()))
 
 
 def prepare_model(model: nn.Module, device: torch.device) -> nn.Module:

@@ -15,7 +15,7 @@ from gli_helpers.checkpoint import load_checkpoint, save_checkpoint
 from gli_helpers.config import parse_setting, preset
 from gli_helpers.errors import CheckpointError, ConfigError
 from gli_helpers.models import ARCHS, blocks, build_model
-from gli_helpers.runtime import pick_device
+from gli_helpers.runtime import cpu_budget, pick_device
 from gli_helpers.train import train_model, train_or_load
 
 from .conftest import REPO
@@ -110,6 +110,16 @@ def test_progress_bar_shows_running_loss_and_accuracy_quiet_shows_nothing(mufac_
     assert "retain epoch 1/1" in err and "loss=" in err and "acc=" in err
     train_model(mufac_bench, "retain", preset("smoke"), CPU, progress=False)
     assert capsys.readouterr().err == ""
+
+
+def test_cpu_budget_follows_a_cgroup_quota(tmp_path):
+    import os
+    pinned = len(os.sched_getaffinity(0))
+    for text, want in (("max 100000", pinned), ("100000 100000", 1), ("150000 100000", min(2, pinned)),
+                       ("50000 100000", 1), ("garbage", pinned)):
+        (tmp_path / "cpu.max").write_text(text + "\n")
+        assert cpu_budget(tmp_path / "cpu.max") == want, text
+    assert cpu_budget(tmp_path / "missing") == pinned
 
 
 def test_device_choice():
