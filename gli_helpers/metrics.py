@@ -16,7 +16,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedShuffleSplit, cross_val_score
 
 from .errors import DataError
-from .runtime import autocast, to_float
+from .runtime import forward, to_float
 
 
 def task_loss(logits: torch.Tensor, labels: torch.Tensor, task: str, reduction: str = "mean") -> torch.Tensor:
@@ -35,8 +35,7 @@ def predict(model, split, device, batch_size: int = 256, amp: bool = True) -> to
     model.eval()
     out = []
     for lo in range(0, len(split), batch_size):
-        with autocast(device, amp):
-            out.append(model(to_float(split.images[lo:lo + batch_size], device)).float().cpu())
+        out.append(forward(model, to_float(split.images[lo:lo + batch_size], device), amp).cpu())
     for m, mode in modes:
         m.training = mode
     if not out:

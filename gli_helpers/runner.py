@@ -65,7 +65,7 @@ def _merge(path: Path, new: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
 
 
 def unlearn_data(exp: Experiment, seed: int) -> UnlearnData:
-    """The method's inputs; on a GPU the splits move to the device once, not batch by batch."""
+    """The methods' inputs; on a GPU the splits move to the device here, once, not batch by batch."""
     b = exp.bench
 
     def here(split):
@@ -104,13 +104,14 @@ def run_benchmark(exp: Experiment, methods: list[str], seeds: list[int], traject
             rows.append({**common, "method": name, **{k: m.get(k) for k in REPORTED}, **gaps_to_reference(m, m_retr),
                          "unlearn_seconds": 0.0 if name == "original" else m["train_seconds"],
                          "selection": "", "quirks": "", "method_config": json.dumps(exp.cfg.to_dict())})
+        splits = unlearn_data(exp, seed)  # on a GPU: moved to the device once per seed, shared by the methods
         for name in methods:
             if name in REFERENCES:
                 continue
             method = get_method(name)
             cfg = default_config(name, exp.bench.task, young, **method_overrides.get(name, {}))
             model = copy.deepcopy(original)
-            data = unlearn_data(exp, seed)
+            data = dataclasses.replace(splits, report={})  # each method's own report
             traj = Trajectory(exp, name, seed, trajectory_every)
             traj.start(model)
             torch.manual_seed(seed)
@@ -136,7 +137,6 @@ def run_benchmark(exp: Experiment, methods: list[str], seeds: list[int], traject
                                "unlearn_seconds": seconds})
             log(f"seed {seed} {name:>12}: test_acc {m['test_acc']:.4f} forgetting {m['forgetting_score']:.4f} "
                 f"final {m['final_score']:.4f} ({seconds:.1f} s)")
-    exp = base
     result = pd.DataFrame(rows, columns=RESULT_COLUMNS)
     write_csv_atomic(out / "results.csv", _merge(out / "results.csv", result, ["benchmark", "arch", "method", "seed"]))
     if traj_rows:

@@ -59,6 +59,13 @@ def autocast(device: torch.device, enabled: bool = True):
     return contextlib.nullcontext()
 
 
+def forward(model: nn.Module, x: torch.Tensor, amp: bool = True) -> torch.Tensor:
+    """Float32 logits of ``model`` on ``x``: under bf16 autocast on CUDA (unless ``amp`` is off), a plain call
+    elsewhere. Every forward pass of training, evaluation and unlearning goes through here."""
+    with autocast(x.device, amp):
+        return model(x).float()
+
+
 def to_float(images_u8: torch.Tensor, device: torch.device, channels_last: bool = True) -> torch.Tensor:
     """uint8 (N, 3, H, W) -> float in [0, 1] on ``device`` (channels-last on CUDA unless asked not to)."""
     x = images_u8.to(device, non_blocking=True).float().div_(255)

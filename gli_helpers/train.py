@@ -14,7 +14,7 @@ from .errors import CheckpointError, ConfigError
 from .io import atomic_path, write_json_atomic
 from .metrics import evaluate, task_loss
 from .models import build_model
-from .runtime import autocast, prepare_model, to_float
+from .runtime import forward, prepare_model, to_float
 
 ROLES = {"original": "train", "retrained": "retain"}  # role -> the split it is trained on
 PROGRESS_EVERY = 10  # steps between progress-bar updates (each one reads the running sums back from the device)
@@ -33,9 +33,8 @@ def batch_order(n: int, batch_size: int, seed: int, epoch: int) -> tuple[list[to
 
 def train_step(model, opt, x, y, task: str, device: torch.device, amp: bool = True):
     """One SGD step on a ready batch (autocast on CUDA); returns (loss, logits). The benchmarks time this same step."""
-    with autocast(device, amp):
-        logits = model(x)
-    loss = task_loss(logits.float(), y, task)
+    logits = forward(model, x, amp)
+    loss = task_loss(logits, y, task)
     opt.zero_grad(set_to_none=True)
     loss.backward()
     opt.step()

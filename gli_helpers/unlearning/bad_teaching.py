@@ -9,7 +9,8 @@ from dataclasses import dataclass
 import torch
 
 from ..models import build_model
-from .common import Cycle, MethodConfig, UnlearnData, distill_kl, epoch_batches, fetch, sgd, take_step
+from ..runtime import forward
+from .common import MethodConfig, UnlearnData, distill_kl, fetch, retain_with_forget, sgd, take_step
 
 
 @dataclass
@@ -25,17 +26,14 @@ def unlearn(model, data: UnlearnData, cfg: BadTeachingConfig, on_step=None):
         bad = build_model(data.arch, data.num_outputs)
     bad = bad.to(data.device).eval().requires_grad_(False)
     opt = sgd(model.parameters(), cfg)
-    forget = Cycle(data.forget, cfg.batch_size, data.seed, data.device)
     model.train()
     step = 0
-    for epoch in range(cfg.epochs):
-        for idx in epoch_batches(len(data.retain), cfg.batch_size, data.seed, epoch):
-            x, _ = fetch(data.retain, idx, data.device)
-            xf, _ = forget.next()
-            with torch.no_grad():
-                zg, zb = good(x).float(), bad(xf).float()
-            z = model(torch.cat([x, xf])).float()
-            loss = distill_kl(z[:len(x)], zg, data.task, cfg.temperature) + \
-                distill_kl(z[len(x):], zb, data.task, cfg.temperature)
-            step = take_step(opt, loss, step, model, on_step)
+    for idx, (xf, _), *_ in retain_with_forget(data, cfg):
+        x, _ = fetch(data.retain, idx, data.device)
+        with torch.no_grad():
+            zg, zb = forward(good, x, data.amp), forward(bad, xf, data.amp)
+        z = forward(model, torch.cat([x, xf]), data.amp)
+        loss = distill_kl(z[:len(x)], zg, data.task, cfg.temperature) + \
+            distill_kl(z[len(x):], zb, data.task, cfg.temperature)
+        step = take_step(opt, loss, step, model, on_step)
     return model

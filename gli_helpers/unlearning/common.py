@@ -11,7 +11,7 @@ from ..config import type_problems
 from ..data.benchmark import Split
 from ..errors import ConfigError
 from ..metrics import task_loss
-from ..runtime import autocast, to_float
+from ..runtime import forward, to_float
 
 
 @dataclass
@@ -112,6 +112,17 @@ class Cycle:
         return fetch(self.split, self.queue.pop(0), self.device)
 
 
+def retain_with_forget(data: UnlearnData, cfg: MethodConfig):
+    """The loop of the methods that pair data: every epoch's retain batches (as indices), each with the next
+    batch of the cycled forget set; yields (retain indices, (forget images, forget labels), batch number,
+    batches in the epoch)."""
+    forget = Cycle(data.forget, cfg.batch_size, data.seed, data.device)
+    for epoch in range(cfg.epochs):
+        batches = epoch_batches(len(data.retain), cfg.batch_size, data.seed, epoch)
+        for b, idx in enumerate(batches):
+            yield idx, forget.next(), b, len(batches)
+
+
 def take_step(opt, loss, step: int, model, on_step=None) -> int:
     """One optimizer step on ``loss``; reports the new step number to ``on_step`` and returns it."""
     opt.zero_grad(set_to_none=True)
@@ -127,10 +138,8 @@ def sgd(params, cfg: MethodConfig) -> torch.optim.Optimizer:
     return torch.optim.SGD([p for p in params if p.requires_grad], lr=cfg.lr, momentum=cfg.momentum)
 
 
-def loss_of(model, x, y, task, amp_device=None, amp=True) -> torch.Tensor:
-    with autocast(amp_device or x.device, amp):
-        logits = model(x)
-    return task_loss(logits.float(), y, task)
+def loss_of(model, x, y, task, amp=True) -> torch.Tensor:
+    return task_loss(forward(model, x, amp), y, task)
 
 
 def distill_kl(student_logits: torch.Tensor, teacher_logits: torch.Tensor, task: str, temperature: float = 1.0):

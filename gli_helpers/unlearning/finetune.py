@@ -24,7 +24,7 @@ def train_on_retain(model, params, data: UnlearnData, cfg: MethodConfig, on_step
     for epoch in range(cfg.epochs):
         for idx in epoch_batches(len(data.retain), cfg.batch_size, data.seed, epoch):
             x, y = fetch(data.retain, idx, data.device)
-            loss = loss_of(model, x, y, data.task, data.device, data.amp)
+            loss = loss_of(model, x, y, data.task, data.amp)
             step = take_step(opt, loss, step, model, on_step)
     return step
 

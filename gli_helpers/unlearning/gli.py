@@ -15,7 +15,8 @@ import torch.nn.functional as F
 
 from ..errors import ConfigError
 from ..metrics import task_loss
-from .common import Cycle, MethodConfig, UnlearnData, epoch_batches, fetch, loss_of, sgd, take_step
+from ..runtime import forward
+from .common import MethodConfig, UnlearnData, fetch, loss_of, retain_with_forget, sgd, take_step
 from .selection import MODES, Selector
 
 DISTANCES = ("l2", "l1", "cosine")
@@ -33,7 +34,7 @@ def distance(z: torch.Tensor, z_f: torch.Tensor, kind: str) -> torch.Tensor:
 
 
 def gli_perturb(model, x, y, x_f, *, steps: int, alpha: float, weight: float, task: str, distance_kind: str = "l2",
-                recompute_forget: bool = False) -> torch.Tensor:
+                recompute_forget: bool = False, amp: bool = True) -> torch.Tensor:
     """The perturbed retain images clamp(x + eta, 0, 1) with |eta|_inf <= steps * alpha.
 
     The forget logits do not depend on eta, so they are computed once (``recompute_forget``
@@ -42,7 +43,7 @@ def gli_perturb(model, x, y, x_f, *, steps: int, alpha: float, weight: float, ta
     """
     def forget_logits():
         with torch.no_grad():
-            z_f = model(x_f).float()
+            z_f = forward(model, x_f, amp)
         # pair each retain image with a forget image (cycling when the forget batch is smaller)
         return z_f.repeat((len(x) + len(z_f) - 1) // len(z_f), 1)[:len(x)]
 
@@ -50,7 +51,7 @@ def gli_perturb(model, x, y, x_f, *, steps: int, alpha: float, weight: float, ta
     eta = torch.zeros_like(x)
     for _ in range(steps):
         eta.requires_grad_(True)
-        z = model((x + eta).clamp(0, 1)).float()
+        z = forward(model, (x + eta).clamp(0, 1), amp)
         zf_now = forget_logits() if recompute_forget else z_f
         objective = distance(z, zf_now, distance_kind) - weight * task_loss(z, y, task)
         (grad,) = torch.autograd.grad(objective, eta)
@@ -87,26 +88,19 @@ class GLIConfig(MethodConfig):
 
 def unlearn(model, data: UnlearnData, cfg: GLIConfig, on_step=None):
     opt = sgd(model.parameters(), cfg)
-    forget = Cycle(data.forget, cfg.batch_size, data.seed, data.device)
     selector = Selector(cfg.selection, data, cfg.patience, cfg.select_every)
-    step, stop = 0, False
-    for epoch in range(cfg.epochs):
-        if stop:
+    step = 0
+    for idx, (xf, _), b, n_batches in retain_with_forget(data, cfg):
+        x, y = fetch(data.retain, idx, data.device)
+        w = cfg.w0 + (cfg.w1 - cfg.w0) * b / max(n_batches - 1, 1)
+        model.eval()  # perturbation search: BatchNorm statistics must not see the forget batch
+        x_adv = gli_perturb(model, x, y, xf, steps=cfg.steps, alpha=cfg.alpha, weight=w, task=data.task,
+                            distance_kind=cfg.distance, amp=data.amp)
+        model.train(not cfg.bn_eval)
+        loss = loss_of(model, x_adv, y, data.task, data.amp)
+        step = take_step(opt, loss, step, model, on_step)
+        if selector.update(step, model):
             break
-        batches = epoch_batches(len(data.retain), cfg.batch_size, data.seed, epoch)
-        for b, idx in enumerate(batches):
-            x, y = fetch(data.retain, idx, data.device)
-            xf, _ = forget.next()
-            w = cfg.w0 + (cfg.w1 - cfg.w0) * b / max(len(batches) - 1, 1)
-            model.eval()  # perturbation search: BatchNorm statistics must not see the forget batch
-            x_adv = gli_perturb(model, x, y, xf, steps=cfg.steps, alpha=cfg.alpha, weight=w, task=data.task,
-                                distance_kind=cfg.distance)
-            model.train(not cfg.bn_eval)
-            loss = loss_of(model, x_adv, y, data.task, data.device, data.amp)
-            step = take_step(opt, loss, step, model, on_step)
-            if selector.update(step, model):
-                stop = True
-                break
     selector.restore_best(model)
     data.report.update(selector.describe(), steps=step)
     return model

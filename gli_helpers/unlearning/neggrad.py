@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .common import Cycle, MethodConfig, UnlearnData, epoch_batches, loss_of, sgd, take_step
+from .common import MethodConfig, UnlearnData, loss_of, retain_with_forget, sgd, take_step
 
 
 @dataclass
@@ -15,12 +15,9 @@ class NegGradConfig(MethodConfig):
 
 def unlearn(model, data: UnlearnData, cfg: NegGradConfig, on_step=None):
     opt = sgd(model.parameters(), cfg)
-    forget = Cycle(data.forget, cfg.batch_size, data.seed, data.device)
     model.train()
     step = 0
-    for epoch in range(cfg.epochs):
-        for _ in epoch_batches(len(data.retain), cfg.batch_size, data.seed, epoch):
-            xf, yf = forget.next()
-            loss = -loss_of(model, xf, yf, data.task, data.device, data.amp)
-            step = take_step(opt, loss, step, model, on_step)
+    for _, (xf, yf), *_ in retain_with_forget(data, cfg):
+        loss = -loss_of(model, xf, yf, data.task, data.amp)
+        step = take_step(opt, loss, step, model, on_step)
     return model

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import torch
 
 from ..metrics import task_loss
+from ..runtime import forward
 from .common import MethodConfig, UnlearnData, distill_kl, epoch_batches, fetch, sgd, take_step
 
 
@@ -31,8 +32,8 @@ def unlearn(model, data: UnlearnData, cfg: SCRUBConfig, on_step=None):
             for idx in epoch_batches(len(split), cfg.batch_size, data.seed, epoch):
                 x, y = fetch(split, idx, data.device)
                 with torch.no_grad():
-                    zt = teacher(x).float()
-                z = model(x).float()
+                    zt = forward(teacher, x, data.amp)
+                z = forward(model, x, data.amp)
                 kl = distill_kl(z, zt, data.task, cfg.temperature)
                 loss = task_loss(z, y, data.task) + cfg.kl_weight * kl if name == "retain" else -kl
                 step = take_step(opt, loss, step, model, on_step)

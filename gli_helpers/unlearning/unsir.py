@@ -12,7 +12,8 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from .common import Cycle, MethodConfig, UnlearnData, epoch_batches, fetch, loss_of, sgd, take_step
+from ..runtime import forward
+from .common import MethodConfig, UnlearnData, fetch, loss_of, retain_with_forget, sgd, take_step
 from .finetune import train_on_retain
 
 
@@ -26,29 +27,26 @@ class UNSIRConfig(MethodConfig):
 
 def unlearn(model, data: UnlearnData, cfg: UNSIRConfig, on_step=None):
     opt = sgd(model.parameters(), cfg)
-    forget = Cycle(data.forget, cfg.batch_size, data.seed, data.device)
     g = torch.Generator().manual_seed(data.seed + 17)
     step = 0
-    for epoch in range(cfg.epochs):
-        for idx in epoch_batches(len(data.retain), cfg.batch_size, data.seed, epoch):
-            x, y = fetch(data.retain, idx, data.device)
-            xf, _ = forget.next()
-            n = min(len(x), len(xf))
-            x, y, xf = x[:n], y[:n], xf[:n]
-            model.eval()  # the noise search must not move BatchNorm statistics
-            with torch.no_grad():
-                zf = model(xf).float()
-            noise = torch.rand(x.shape, generator=g).to(data.device).requires_grad_(True)
-            nopt = torch.optim.Adam([noise], lr=cfg.noise_lr)
-            for _ in range(cfg.noise_steps):
-                loss = -F.mse_loss(model(noise).float(), zf)
-                nopt.zero_grad(set_to_none=True)
-                loss.backward()
-                nopt.step()
-            model.train()
-            loss = loss_of(model, noise.detach(), y, data.task, data.device, data.amp) + \
-                loss_of(model, x, y, data.task, data.device, data.amp)
-            step = take_step(opt, loss, step, model, on_step)
+    for idx, (xf, _), *_ in retain_with_forget(data, cfg):
+        x, y = fetch(data.retain, idx, data.device)
+        n = min(len(x), len(xf))
+        x, y, xf = x[:n], y[:n], xf[:n]
+        model.eval()  # the noise search must not move BatchNorm statistics
+        with torch.no_grad():
+            zf = forward(model, xf, data.amp)
+        noise = torch.rand(x.shape, generator=g).to(data.device).requires_grad_(True)
+        nopt = torch.optim.Adam([noise], lr=cfg.noise_lr)
+        for _ in range(cfg.noise_steps):
+            loss = -F.mse_loss(forward(model, noise, data.amp), zf)
+            nopt.zero_grad(set_to_none=True)
+            loss.backward()
+            nopt.step()
+        model.train()
+        loss = loss_of(model, noise.detach(), y, data.task, data.amp) + \
+            loss_of(model, x, y, data.task, data.amp)
+        step = take_step(opt, loss, step, model, on_step)
     repair = UNSIRConfig(epochs=cfg.repair_epochs, lr=cfg.lr, momentum=cfg.momentum, batch_size=cfg.batch_size)
     train_on_retain(model, model.parameters(), data, repair, on_step, step0=step)
     return model
