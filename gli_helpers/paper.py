@@ -13,6 +13,9 @@ from .metrics import final_score
 METHOD_NAMES = {"original": "Original", "retrained": "Retrained", "finetune": "Fine-tuning", "cf_k": "CF-k",
                 "neggrad": "NegGrad", "unsir": "UNSIR", "scrub": "SCRUB", "bad_teaching": "Bad Teaching",
                 "eu_k": "EU-k", "gli": "GLI"}
+# Every row a results file can hold, in the paper's order (the GLI distance variants last), and its label.
+ROW_ORDER = (*METHOD_NAMES, "gli_l1", "gli_cosine")
+LABELS = {**METHOD_NAMES, "gli_l1": "GLI (L1)", "gli_cosine": "GLI (cosine)"}
 
 
 def _read(name: str) -> pd.DataFrame:
@@ -115,25 +118,20 @@ def published_ablation(benchmark: str) -> pd.DataFrame:
     return t.pivot_table(index="distance", columns="metric", values="value")
 
 
-ROW_ORDER = ("original", "retrained", "finetune", "cf_k", "neggrad", "unsir", "scrub", "bad_teaching", "eu_k",
-             "gli", "gli_l1", "gli_cosine")
-ROW_NAMES = {**METHOD_NAMES, "gli": "GLI (L2)", "gli_l1": "GLI (L1)", "gli_cosine": "GLI (cosine)"}
-
-
-def _published_row(method: str, benchmark: str, arch: str, audit: pd.DataFrame) -> tuple[pd.Series | None, bool]:
-    """The published numbers of one of our result rows, and whether its published final score is inconsistent."""
+def published_rows(benchmark: str, arch: str) -> tuple[pd.DataFrame, set[str]]:
+    """The paper's numbers for each of our result rows (method x metric, the GLI distance variants from
+    supplementary Table 1), and the rows whose published final score contradicts their own accuracy and
+    forgetting score."""
     task = paper_task(benchmark)
-    if method in ("gli_l1", "gli_cosine"):
-        abl = published_ablation(benchmark) if arch == "resnet18" else pd.DataFrame()
-        key = method.split("_")[1]
-        row = abl.loc[key] if key in abl.index else None
-        bad = audit[(audit.table == "S1") & (audit.task == task) & (audit.method == key)]
-    else:
-        pub = published(benchmark, arch)
-        row = pub.loc[method] if method in pub.index else None
-        table = "S4" if task == "MUCAC-young" else TABLE_OF_ARCH.get(arch)
-        bad = audit[(audit.table == table) & (audit.task == task) & (audit.method == METHOD_NAMES.get(method))]
-    return row, bool(len(bad) and not bad.consistent.all())
+    table = "S4" if task == "MUCAC-young" else TABLE_OF_ARCH.get(arch)
+    pub = published(benchmark, arch)
+    bad = audit_final_scores().query("not consistent and task == @task")
+    flagged = {m for m, name in METHOD_NAMES.items() if name in set(bad[bad.table == table].method)}
+    if arch == "resnet18":  # Table 1 (distances) exists for ResNet18 only
+        variants = published_ablation(benchmark).drop(index="l2", errors="ignore")
+        pub = pd.concat([pub, variants.rename(index=lambda d: f"gli_{d}")])
+        flagged |= {f"gli_{d}" for d in bad[bad.table == "S1"].method if d != "l2"}
+    return pub, flagged
 
 
 def comparison_markdown(results: pd.DataFrame, benchmark: str, arch: str) -> str:
@@ -157,27 +155,25 @@ def comparison_markdown(results: pd.DataFrame, benchmark: str, arch: str) -> str
     seeds = sorted(int(s) for s in ours.seed.unique())
     lines = [f"{benchmark} / {arch} / seeds {', '.join(map(str, seeds))}: mean ± standard deviation over seeds",
              "", "| method | " + " | ".join(header[m] for m in metrics) + " |", "|---" * (len(metrics) + 1) + "|"]
-    audit = audit_final_scores()
-    flagged = False
-    for method in [m for m in ROW_ORDER if m in mean.index]:
-        pub, inconsistent = _published_row(method, benchmark, arch, audit)
-        flagged |= inconsistent
+    pub, flagged = published_rows(benchmark, arch)
+    rows = [m for m in ROW_ORDER if m in mean.index]
+    for method in rows:
         cells = []
         for m in metrics:
             o, s = mean.at[method, m], std.at[method, m]
-            p = pub.get(m) if pub is not None else None
-            mark = "*" if m == "final_score" and inconsistent else ""
-            paper_cell = f"{p:.4f}{mark}" if p is not None and pd.notna(p) else "-"
-            diff = f" / {o - p:+.3f}" if p is not None and pd.notna(p) and m != "top2_acc" else ""
+            p = pub.at[method, m] if method in pub.index and m in pub.columns else float("nan")
+            mark = "*" if m == "final_score" and method in flagged else ""
+            paper_cell = f"{p:.4f}{mark}" if pd.notna(p) else "-"
+            diff = f" / {o - p:+.3f}" if pd.notna(p) and m != "top2_acc" else ""
             cells.append(f"{paper_cell} / {o:.4f} ± {s:.4f}{diff}")
-        lines.append(f"| {ROW_NAMES[method]} | " + " | ".join(cells) + " |")
-    if flagged:
+        lines.append(f"| {LABELS[method]} | " + " | ".join(cells) + " |")
+    if flagged & set(rows):
         lines += ["", "\\* published final scores that do not follow from the published accuracy and forgetting "
                       "score (SPEC section 7)."]
-    check = ordering_check(ours[~ours.method.isin(["gli_l1", "gli_cosine"])])
+    check = ordering_check(ours)
     if check.get("gli_present"):
         verdict = "holds" if check["gli_wins"] else "does not hold"
         lines += ["", f"The paper's claim (GLI above every baseline and Retrained) {verdict}: GLI {check['gli']:.4f}, "
-                      f"best other {ROW_NAMES.get(check['best_other'], check['best_other'])} "
+                      f"best other {LABELS.get(check['best_other'], check['best_other'])} "
                       f"{check['best_other_value']:.4f} (margin {check['margin']:+.4f})."]
     return "\n".join(lines) + "\n"

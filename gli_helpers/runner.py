@@ -149,12 +149,12 @@ def run_benchmark(exp: Experiment, methods: list[str], seeds: list[int], traject
 def summary_table(results: pd.DataFrame, metrics=("test_acc", "top2_acc", "forgetting_score", "final_score",
                                                   "retain_acc", "forget_acc", "unlearn_seconds")) -> pd.DataFrame:
     """Mean and standard deviation over seeds, one row per method, in the paper's order."""
-    from .paper import METHOD_NAMES
+    from .paper import ROW_ORDER
     cols = [m for m in metrics if m in results and results[m].notna().any()]
     g = results.groupby("method")[cols]
     table = g.mean().join(g.std(ddof=0), rsuffix="_std")
     table["seeds"] = results.groupby("method").size()
-    order = [m for m in list(METHOD_NAMES) + ["gli_l1", "gli_cosine"] if m in table.index]
+    order = [m for m in ROW_ORDER if m in table.index]
     return table.loc[order + [m for m in table.index if m not in order]]
 
 
