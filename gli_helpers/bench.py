@@ -96,9 +96,7 @@ def bench_train(bench, arch: str = "resnet18", batch_size: int = 64, steps: int 
     if dev.type == "cpu":
         set_threads()
     torch.manual_seed(0)
-    model = build_model(arch, bench.num_outputs).to(dev)
-    if dev.type == "cuda" and channels_last:
-        model = model.to(memory_format=torch.channels_last)
+    model = prepare_model(build_model(arch, bench.num_outputs), dev, channels_last)
     opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
     data = bench.train
     images = data.images.to(dev) if dev.type == "cuda" else data.images

@@ -10,9 +10,11 @@ PRESETS = ("paper", "cpu", "smoke")
 _TYPES = {"int": (int,), "float": (int, float), "bool": (bool,), "str": (str,)}
 
 
-def type_problems(config) -> list[str]:
-    """What in a configuration dataclass has the wrong type (a bool is not an int; an int is a fine float).
-    Fixes int values of float fields in place, so that lr=1 and lr=1.0 are one configuration."""
+def config_problems(config, positive=(), non_negative=()) -> list[str]:
+    """Every setting of a configuration dataclass with a wrong type (a bool is not an int; an int is a fine
+    float, stored as a float so that lr=1 and lr=1.0 are one configuration) or an impossible value: the
+    ``positive`` and ``non_negative`` fields, and, wherever they exist, a batch of one image (BatchNorm
+    cannot train on it) and momentum of 1 or more."""
     problems = []
     for f in fields(config):
         value, allowed = getattr(config, f.name), _TYPES.get(str(f.type))
@@ -20,7 +22,24 @@ def type_problems(config) -> list[str]:
             problems.append(f"{f.name} must be of type {f.type}, got {value!r}")
         elif f.type == "float":
             object.__setattr__(config, f.name, float(value))
+    if problems:
+        return problems
+    for f in fields(config):
+        value = getattr(config, f.name)
+        if f.name in positive and not value > 0:
+            problems.append(f"{f.name} must be positive, got {value!r}")
+        elif f.name in non_negative and value < 0:
+            problems.append(f"{f.name} cannot be negative, got {value!r}")
+    if getattr(config, "batch_size", 2) == 1:
+        problems.append("batch_size must be at least 2 (BatchNorm cannot train on one image)")
+    if getattr(config, "momentum", 0) >= 1:
+        problems.append(f"momentum must be below 1, got {config.momentum!r}")
     return problems
+
+
+def raise_problems(what: str, problems: list[str]) -> None:
+    if problems:
+        raise ConfigError(f"invalid {what}: " + "; ".join(problems) + ".")
 
 
 @dataclass(frozen=True)
@@ -39,33 +58,17 @@ class TrainConfig:
     eval_batch_size: int = 256
 
     def __post_init__(self):
-        wrong = type_problems(self)
         if not isinstance(self.milestones, (tuple, list)) or not all(isinstance(m, int) for m in self.milestones):
-            wrong.append(f"milestones must be a sequence of epochs, got {self.milestones!r}")
-        if wrong:
-            raise ConfigError("invalid training configuration: " + "; ".join(wrong) + ".")
+            raise_problems("training configuration", [f"milestones must be a sequence of epochs, got {self.milestones!r}"])
         object.__setattr__(self, "milestones", tuple(self.milestones))
-        problems = []
-        if self.epochs < 1:
-            problems.append(f"epochs must be at least 1 (got {self.epochs})")
-        if self.batch_size < 2:
-            problems.append(f"batch_size must be at least 2: BatchNorm cannot train on one image (got {self.batch_size})")
-        if self.eval_batch_size < 1:
-            problems.append(f"eval_batch_size must be positive (got {self.eval_batch_size})")
-        if self.resolution < 8:
-            problems.append(f"resolution must be at least 8 pixels (got {self.resolution})")
-        if not self.lr > 0:
-            problems.append(f"lr must be positive (got {self.lr})")
-        if not 0 <= self.momentum < 1:
-            problems.append(f"momentum must be in [0, 1) (got {self.momentum})")
-        if self.weight_decay < 0:
-            problems.append(f"weight_decay cannot be negative (got {self.weight_decay})")
-        if not self.gamma > 0:
-            problems.append(f"gamma must be positive (got {self.gamma})")
-        if list(self.milestones) != sorted(set(self.milestones)) or any(m < 1 for m in self.milestones):
-            problems.append(f"milestones must be increasing positive epochs (got {list(self.milestones)})")
-        if problems:
-            raise ConfigError("invalid training configuration: " + "; ".join(problems) + ".")
+        problems = config_problems(self, positive=("epochs", "batch_size", "eval_batch_size", "lr", "gamma"),
+                                   non_negative=("momentum", "weight_decay"))
+        if not problems:
+            if self.resolution < 8:
+                problems.append(f"resolution must be at least 8 pixels, got {self.resolution}")
+            if list(self.milestones) != sorted(set(self.milestones)) or any(m < 1 for m in self.milestones):
+                problems.append(f"milestones must be increasing positive epochs, got {list(self.milestones)}")
+        raise_problems("training configuration", problems)
 
     def to_dict(self) -> dict:
         d = asdict(self)

@@ -13,7 +13,7 @@ from .errors import ConfigError
 from .io import read_json
 from .metrics import gaps_to_reference
 from .runtime import pick_device, set_threads
-from .train import model_folder, train_or_load
+from .train import ROLES, model_folder, train_or_load
 
 REPORTED = ("test_acc", "top2_acc", "mia", "forgetting_score", "final_score", "retain_acc", "forget_acc")
 
@@ -72,7 +72,7 @@ def train_reference(args) -> dict:
                   amp=not args.no_amp, progress=not args.quiet, overrides=overrides, **data_options)
     _, metrics = exp.reference(args.role)
     out = {"benchmark": exp.bench.name, "role": args.role, "arch": exp.cfg.arch, "preset": args.preset,
-           "seed": exp.cfg.seed, "data_fingerprint": exp.bench.fingerprint("train" if args.role == "original" else "retain"),
+           "seed": exp.cfg.seed, "data_fingerprint": exp.bench.fingerprint(ROLES[args.role]),
            "reused": metrics["reused"], "run_dir": str(exp.run_dir / model_folder(args.role, exp.cfg))}
     out.update({k: metrics[k] for k in REPORTED if k in metrics})
     out["js_distance"] = metrics.get("js_distance")  # forget vs unseen loss distributions

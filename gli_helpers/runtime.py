@@ -45,9 +45,10 @@ def set_threads(n: int | None = None) -> None:
     torch.set_num_threads(max(1, n if n is not None else cpu_budget()))
 
 
-def prepare_model(model: nn.Module, device: torch.device) -> nn.Module:
+def prepare_model(model: nn.Module, device: torch.device, channels_last: bool = True) -> nn.Module:
+    """``model`` on ``device``; channels-last memory format on CUDA unless asked not to."""
     model = model.to(device)
-    if device.type == "cuda":
+    if device.type == "cuda" and channels_last:
         model = model.to(memory_format=torch.channels_last)
     return model
 

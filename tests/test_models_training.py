@@ -63,7 +63,7 @@ def test_any_recipe_setting_can_be_overridden_from_the_command_line():
     assert out.returncode != 0 and "nesterov" in out.stderr and "Traceback" not in out.stderr
 
 
-@pytest.mark.parametrize("bad, why", [(dict(epochs=0), "epochs must be at least 1"),
+@pytest.mark.parametrize("bad, why", [(dict(epochs=0), "epochs must be positive"),
                                       (dict(batch_size=1), "BatchNorm"), (dict(lr=0.0), "lr must be positive"),
                                       (dict(momentum=1.0), "momentum"), (dict(milestones=(20, 10)), "milestones"),
                                       (dict(epochs="3"), "epochs must be of type int"),

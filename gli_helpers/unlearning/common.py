@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass, field, fields
 import torch
 import torch.nn.functional as F
 
-from ..config import type_problems
+from ..config import config_problems, raise_problems
 from ..data.benchmark import Split
 from ..errors import ConfigError
 from ..metrics import task_loss
@@ -51,21 +51,7 @@ class MethodConfig:
     _NON_NEGATIVE = ("momentum", "w0", "w1", "kl_weight", "repair_epochs")
 
     def __post_init__(self):
-        problems = type_problems(self)
-        if problems:
-            raise ConfigError(f"invalid {type(self).__name__}: " + "; ".join(problems) + ".")
-        for f in fields(self):
-            value = getattr(self, f.name)
-            if f.name in self._POSITIVE and not value > 0:
-                problems.append(f"{f.name} must be positive, got {value!r}")
-            elif f.name in self._NON_NEGATIVE and value < 0:
-                problems.append(f"{f.name} cannot be negative, got {value!r}")
-        if getattr(self, "batch_size", 2) == 1:
-            problems.append("batch_size must be at least 2 (BatchNorm cannot train on one image)")
-        if getattr(self, "momentum", 0) >= 1:
-            problems.append(f"momentum must be below 1, got {self.momentum!r}")
-        if problems:
-            raise ConfigError(f"invalid {type(self).__name__}: " + "; ".join(problems) + ".")
+        raise_problems(type(self).__name__, config_problems(self, self._POSITIVE, self._NON_NEGATIVE))
 
     def to_dict(self) -> dict:
         return {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(self).items()}
