@@ -46,9 +46,10 @@ def read_json(path) -> dict:
         raise DataError(f"cannot read {path}: {exc}. Delete it and run the command that writes it again.") from None
 
 
-def write_csv_atomic(path, frame) -> None:
+def write_csv_atomic(path, frame, index: bool = False) -> None:
+    """``frame`` as CSV (with its index only when asked: tables indexed by method), never half-written."""
     with atomic_path(path) as tmp:
-        frame.to_csv(tmp, index=False)
+        frame.to_csv(tmp, index=index)
 
 
 def stable_hash(*parts) -> str:
