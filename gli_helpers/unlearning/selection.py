@@ -37,8 +37,10 @@ class Selector:
             splits = {"test": d.validation, "forget": d.forget, "unseen": d.validation}
         else:
             splits = {"test": d.test, "forget": d.forget, "unseen": d.unseen}
-        logits = {k: predict(model, s, d.device, 512, d.amp) for k, s in splits.items()}
-        return metrics_from_logits(logits, {k: s.labels for k, s in splits.items()}, d.task, d.seed)["final_score"]
+        once = {id(s): predict(model, s, d.device, 512, d.amp) for s in splits.values()}  # validation: one pass
+        logits = {k: once[id(s)] for k, s in splits.items()}
+        # predict returns CPU logits; on a GPU the splits' labels live on the device
+        return metrics_from_logits(logits, {k: s.labels.cpu() for k, s in splits.items()}, d.task, d.seed)["final_score"]
 
     def update(self, step: int, model) -> bool:
         """Evaluate every ``every`` steps; keep the best weights; True when patience has run out."""
