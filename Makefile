@@ -1,5 +1,6 @@
 # make reproduce   run the experiments (synthetic benchmark, cpu preset) -> runs/, figures/
 # make test        the whole test suite (unit tests, real-MUFAC checks, notebooks)
+# make lint        ruff on the package and the tests
 # make lab         JupyterLab on the notebooks
 PYTHON ?= python3
 VENV ?= .venv
@@ -10,7 +11,8 @@ PRESET ?= cpu
 RUN_DIR ?= runs/$(BENCHMARK)-$(PRESET)
 SEEDS ?= 0,1,2
 
-MUFAC_ZIP ?= ../shared/data/mufac/custom_korean_family_dataset_resolution_128.zip
+# the real MUFAC data (zip or folder): GLI_MUFAC_ZIP if set, else where `download mufac` puts it
+MUFAC_ZIP ?= $(or $(GLI_MUFAC_ZIP),data/mufac)
 
 .PHONY: setup reproduce test lint lab clean mufac-results
 
@@ -27,9 +29,11 @@ setup: $(VENV)/.installed
 reproduce: setup
 	$(PY) -m gli_helpers reproduce --benchmark $(BENCHMARK) --root $(DATA) --preset $(PRESET) --seeds $(SEEDS) --out $(RUN_DIR)
 
-test: setup
-	$(PY) -m ruff check gli_helpers tests
+test: lint
 	$(PY) -m pytest
+
+lint: setup
+	$(PY) -m ruff check gli_helpers tests
 
 # The real-MUFAC comparison in README "Results on MUFAC" (protocol: results/mufac/PROTOCOL.md; about 85 min on 2 cores)
 mufac-results: setup

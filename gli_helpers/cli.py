@@ -100,10 +100,15 @@ def cmd_run(args) -> None:
     print(format_table(summary_table(results)))
 
 
+def reproduce_run_dir(args) -> str:
+    """``--out``, or runs/<benchmark>-<preset>, so that each benchmark and preset gets its own run folder."""
+    return args.out or f"runs/{args.benchmark}-{args.preset}"
+
+
 def cmd_reproduce(args) -> None:
     from .notebook import resolve
     from .reproduce import reproduce
-    run_dir = resolve(args.out)
+    run_dir = resolve(reproduce_run_dir(args))
     params = {"BENCHMARK": args.benchmark, "DATA_ROOT": str(resolve(args.root)), "PRESET": args.preset,
               "RUN_DIR": str(run_dir), "FIG_DIR": str(resolve(args.figures)), "SEEDS": _seeds(args),
               "ARCHS": args.archs.split(","), "DEVICE": args.device, "PROGRESS": False,
@@ -124,8 +129,12 @@ def cmd_reproduce(args) -> None:
 
 def cmd_bench(args) -> None:
     from . import bench
+    from .errors import ConfigError
     out = {"machine": bench.machine(), "what": args.what}
     if args.what == "unlearn":
+        if not args.results:
+            raise ConfigError("bench unlearn needs --results <results.csv of a run folder> (written by python -m "
+                              "gli_helpers run or notebook 02): it reports each method's time as a fraction of retraining.")
         out["fractions"] = bench.unlearn_fractions(args.results).round(4).reset_index().to_dict("records")
     else:
         from .data import load_benchmark
@@ -239,7 +248,7 @@ def main(argv=None) -> int:
     p.add_argument("--preset", default="cpu", choices=PRESETS)
     p.add_argument("--archs", default="resnet18", help="comma list of architectures")
     p.add_argument("--seeds", default="0", help="comma list of seeds")
-    p.add_argument("--out", default="runs/synthetic-mufac-cpu", help="run folder shared by the notebooks")
+    p.add_argument("--out", help="run folder shared by the notebooks (default runs/<benchmark>-<preset>)")
     p.add_argument("--figures", default="figures")
     p.add_argument("--notebooks", help="only these prefixes, e.g. 01,02")
     p.add_argument("--device", default="auto")

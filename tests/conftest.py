@@ -9,7 +9,13 @@ import pytest
 import torch
 
 REPO = Path(__file__).resolve().parents[1]
-MUFAC_ZIP = REPO.parent / "shared" / "data" / "mufac" / "custom_korean_family_dataset_resolution_128.zip"
+# The real MUFAC zip, from one place: GLI_MUFAC_ZIP, else a copy beside the checkout (../shared, as in CI), else
+# where `python -m gli_helpers download mufac --source <zip>` puts it.
+_ZIP_NAME = "custom_korean_family_dataset_resolution_128.zip"
+_BESIDE = REPO.parent / "shared" / "data" / "mufac" / _ZIP_NAME
+MUFAC_ZIP = Path(os.environ.get("GLI_MUFAC_ZIP") or (_BESIDE if _BESIDE.is_file() else REPO / "data" / "mufac" / _ZIP_NAME))
+# Set to 1 (CI does) to make a missing MUFAC zip a failure instead of a skip.
+REQUIRE_REAL_DATA = os.environ.get("GLI_REQUIRE_REAL_DATA", "") not in ("", "0")
 
 torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
 
@@ -45,3 +51,15 @@ def mufac_bench(small_mufac, cache_dir):
 def mucac_bench(small_mucac, cache_dir):
     from gli_helpers.data import load_benchmark
     return load_benchmark("synthetic-mucac", small_mucac, 16, cache_dir=cache_dir)
+
+
+@pytest.fixture(scope="module")
+def mufac_zip():
+    """The real MUFAC zip; a test that uses it is skipped (failed under GLI_REQUIRE_REAL_DATA=1) when it is missing."""
+    if not MUFAC_ZIP.is_file():
+        msg = (f"the real MUFAC zip is not at {MUFAC_ZIP}: download it (python -m gli_helpers download mufac "
+               f"--dest data --source <zip or URL>, see data/README.md) or set GLI_MUFAC_ZIP=<path to {_ZIP_NAME}>")
+        if REQUIRE_REAL_DATA:
+            pytest.fail(msg + " (GLI_REQUIRE_REAL_DATA is set, so its absence is a failure)", pytrace=False)
+        pytest.skip(msg)
+    return MUFAC_ZIP

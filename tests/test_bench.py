@@ -37,3 +37,8 @@ def test_bench_cli(small_mufac, cache_dir):
                           "--device", "cpu"], cwd=REPO, capture_output=True, text=True, check=True)
     out = json.loads(res.stdout)
     assert out["identical_outputs"] and "machine" in out
+
+
+def test_bench_unlearn_without_results_is_a_clear_error():
+    res = subprocess.run([sys.executable, "-m", "gli_helpers", "bench", "unlearn"], cwd=REPO, capture_output=True, text=True)
+    assert res.returncode == 2 and "needs --results" in res.stderr and "Traceback" not in res.stderr, res.stderr

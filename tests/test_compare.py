@@ -58,3 +58,12 @@ def test_compare_refuses_what_it_cannot_compare(tmp_path):
     run = subprocess.run([sys.executable, "-m", "gli_helpers", "compare", str(tmp_path / "mixed.csv"), "--arch",
                           "efficientnet_b0"], cwd=REPO, capture_output=True, text=True, check=True)
     assert "mufac / efficientnet_b0" in run.stdout and "| EU-k | 0.5906 /" in run.stdout  # Table S3's numbers
+
+
+def test_reproduce_run_folder_defaults_to_benchmark_and_preset():
+    from argparse import Namespace
+
+    from gli_helpers.cli import reproduce_run_dir
+    assert reproduce_run_dir(Namespace(out=None, benchmark="synthetic-mufac", preset="smoke")) == "runs/synthetic-mufac-smoke"
+    assert reproduce_run_dir(Namespace(out=None, benchmark="mufac", preset="paper")) == "runs/mufac-paper"
+    assert reproduce_run_dir(Namespace(out="mine", benchmark="mufac", preset="paper")) == "mine"

@@ -1,4 +1,5 @@
-"""The real MUFAC zip (../shared/data/mufac; CI always has it): counts, labels, cache, duplicates."""
+"""The real MUFAC zip (GLI_MUFAC_ZIP, see conftest.py; skipped without it, a failure without it under
+GLI_REQUIRE_REAL_DATA=1): counts, labels, cache, duplicates."""
 
 from __future__ import annotations
 
@@ -11,22 +12,16 @@ import pytest
 
 from gli_helpers.data import load_benchmark
 
-from .conftest import MUFAC_ZIP
-
-
-def test_shared_zip_is_present():
-    assert MUFAC_ZIP.is_file(), f"{MUFAC_ZIP} is missing: these tests need the shared MUFAC copy"
-
 
 @pytest.fixture(scope="module")
-def real_cache(tmp_path_factory):
+def real_cache(tmp_path_factory, mufac_zip):
     return tmp_path_factory.mktemp("mufac-cache")
 
 
 @pytest.fixture(scope="module")
-def first_load(real_cache):
+def first_load(real_cache, mufac_zip):
     start = time.perf_counter()
-    bench = load_benchmark("mufac", MUFAC_ZIP, 16, cache_dir=real_cache)
+    bench = load_benchmark("mufac", mufac_zip, 16, cache_dir=real_cache)
     return bench, time.perf_counter() - start
 
 
@@ -42,25 +37,25 @@ def test_counts_as_in_spec(first_load):
     assert any("F0046/D" in note for note in bench.notes)  # the 1,500-row cut splits one person
 
 
-def test_second_load_uses_cache(first_load, real_cache):
+def test_second_load_uses_cache(first_load, real_cache, mufac_zip):
     _, first = first_load
     start = time.perf_counter()
-    again = load_benchmark("mufac", MUFAC_ZIP, 16, cache_dir=real_cache)
+    again = load_benchmark("mufac", mufac_zip, 16, cache_dir=real_cache)
     second = time.perf_counter() - start
     assert any("loaded from cache" in n for n in again.notes)
     assert second < 0.25 * first, (first, second)
 
 
-def test_duplicates_reported_and_dropped(real_cache):
-    bench = load_benchmark("mufac", MUFAC_ZIP, 16, cache_dir=real_cache, dedup=True)
+def test_duplicates_reported_and_dropped(real_cache, mufac_zip):
+    bench = load_benchmark("mufac", mufac_zip, 16, cache_dir=real_cache, dedup=True)
     note = next(n for n in bench.notes if n.startswith("deduplicated"))
     assert "forget/retain" in note and "unseen/retain" in note
     assert 5000 < len(bench.train) < 10025 and len(bench.splits["test"]) < 1539
 
 
-def test_data_summary_cli_on_real_zip(real_cache):
+def test_data_summary_cli_on_real_zip(real_cache, mufac_zip):
     res = subprocess.run([sys.executable, "-m", "gli_helpers", "data-summary", "--benchmark", "mufac", "--root",
-                          str(MUFAC_ZIP), "--resolution", "16", "--cache-dir", str(real_cache), "--quiet"],
+                          str(mufac_zip), "--resolution", "16", "--cache-dir", str(real_cache), "--quiet"],
                          capture_output=True, text=True, check=True)
     s = json.loads(res.stdout)["splits"]
     assert (s["train"]["images"], s["test"]["images"], s["unseen"]["images"]) == (10025, 1539, 1504)

@@ -11,15 +11,15 @@ import zipfile
 
 import pandas as pd
 
-from .conftest import MUFAC_ZIP, REPO
+from .conftest import REPO
 
 ROWS = {"custom_train_dataset.csv": 150, "custom_val_dataset.csv": 60, "custom_test_dataset.csv": 60}
 FOLDERS = {"custom_train_dataset.csv": "train_images", "custom_val_dataset.csv": "val_images",
            "custom_test_dataset.csv": "test_images"}
 
 
-def slice_zip(dest):
-    with zipfile.ZipFile(MUFAC_ZIP) as src, zipfile.ZipFile(dest, "w") as out:
+def slice_zip(zip_path, dest):
+    with zipfile.ZipFile(zip_path) as src, zipfile.ZipFile(dest, "w") as out:
         for name, n in ROWS.items():
             rows = list(csv.reader(io.StringIO(src.read(name).decode())))
             keep = rows[: n + 1]
@@ -32,8 +32,8 @@ def slice_zip(dest):
     return dest
 
 
-def test_real_mufac_slice_runs_every_method(tmp_path, cache_dir):
-    z = slice_zip(tmp_path / "mufac-slice.zip")
+def test_real_mufac_slice_runs_every_method(tmp_path, cache_dir, mufac_zip):
+    z = slice_zip(mufac_zip, tmp_path / "mufac-slice.zip")
     out = tmp_path / "run"
     res = subprocess.run([sys.executable, "-m", "gli_helpers", "run", "--benchmark", "mufac", "--root", str(z),
                           "--forget-count", "40", "--preset", "smoke", "--methods", "all,ablation",
