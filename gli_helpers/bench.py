@@ -153,7 +153,7 @@ def bench_gli(bench, arch: str = "resnet18", steps_k: int = 2, batch_size: int =
     x = to_float(bench.retain.images[:batch_size], dev)
     y = bench.retain.labels[:batch_size].to(dev)
     xf = to_float(bench.forget.images[:batch_size], dev)
-    kw = dict(steps=steps_k, alpha=0.01, weight=200.0, task=bench.task)
+    kw = dict(perturbation_steps=steps_k, alpha=0.01, weight=200.0, task=bench.task)
     a = gli_perturb(model, x, y, xf, **kw)
     b = gli_perturb(model, x, y, xf, recompute_forget=True, **kw)
     once = _timed_steps(lambda: gli_perturb(model, x, y, xf, **kw), repeats, 1, dev) / repeats

@@ -26,9 +26,8 @@ def add_data_options(p: argparse.ArgumentParser) -> None:
 
 def load_from_args(args, resolution: int):
     from .data import load_benchmark
-    return load_benchmark(args.benchmark, args.root, resolution, forget_count=args.forget_count,
-                          test_below=args.test_below, unseen_from=args.unseen_from, forget_range=args.forget_range,
-                          validation_share=args.validation_share, dedup=args.dedup, cache_dir=args.cache_dir,
+    from .experiment import data_config_from_args
+    return load_benchmark(args.benchmark, args.root, resolution, data_config_from_args(args),
                           progress=not getattr(args, "quiet", False))
 
 
@@ -85,7 +84,7 @@ def cmd_train(args) -> None:
 
 
 def cmd_run(args) -> None:
-    from .experiment import data_options_from_args, overrides_from_args, prepare
+    from .experiment import data_config_from_args, overrides_from_args, prepare
     from .runner import format_table, run_benchmark, summary_table
     from .unlearning import parse_method_overrides, parse_methods
     methods = parse_methods(args.methods)
@@ -93,7 +92,7 @@ def cmd_run(args) -> None:
     overrides = parse_method_overrides(args.method_config)
     exp = prepare(args.benchmark, args.root, args.out, args.preset, args.arch, seeds[0], device=args.device,
                   amp=not args.no_amp, progress=not args.quiet,
-                  overrides=overrides_from_args(args), **data_options_from_args(args))
+                  overrides=overrides_from_args(args), data=data_config_from_args(args))
     log = (lambda *a: None) if args.quiet else (lambda msg: print(msg, file=sys.stderr))
     results = run_benchmark(exp, methods, seeds, args.trajectory_every, overrides, args.preset, log=log)
     print(f"{exp.bench.name} / {exp.cfg.arch} / preset {args.preset} / seeds {seeds}  (results: {exp.run_dir}/results.csv)")
@@ -239,7 +238,7 @@ def main(argv=None) -> int:
     p.add_argument("--methods", default="all", help="all, ablation (GLI l2/l1/cosine), or a comma list")
     p.add_argument("--seeds", help="comma list of seeds (overrides --seed), e.g. 0,1,2")
     p.add_argument("--trajectory-every", type=int, default=5, help="record metrics every N steps (0: off)")
-    p.add_argument("--method-config", help='JSON overrides per method, e.g. \'{"gli": {"steps": 3}}\'')
+    p.add_argument("--method-config", help='JSON overrides per method, e.g. \'{"gli": {"perturbation_steps": 3}}\'')
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("reproduce", help="execute notebooks 01-06 with papermill into the run folder")

@@ -76,12 +76,6 @@ class TrainConfig:
         return d
 
 
-def _task_key(task: str, benchmark: str) -> str:
-    if benchmark.endswith("young"):
-        return "young"
-    return "multilabel" if task == "multilabel" else "multiclass"
-
-
 # SPEC section 6. MUCAC multi-label: "about 8 epochs, SGD lr 0.01" (no schedule given).
 _PAPER = {
     "multiclass": dict(resolution=128, epochs=30, lr=0.01, momentum=0.9, milestones=(10, 20), gamma=0.1),
@@ -93,15 +87,17 @@ _CPU = dict(resolution=32, epochs=15, milestones=(8, 12), batch_size=64)
 _SMOKE = dict(resolution=16, epochs=1, milestones=(), batch_size=32, eval_batch_size=256)
 
 
-def preset(name: str, task: str = "multiclass", benchmark: str = "", **overrides) -> TrainConfig:
-    """The named recipe for a task (``multiclass`` / ``multilabel``; a ``*-young`` benchmark picks the
-    binary recipe), with any field overridden by keyword."""
+def preset(name: str, benchmark: str = "mufac", **overrides) -> TrainConfig:
+    """The named recipe for a benchmark of the registry (its ``recipe``: multi-class, multi-label or the
+    binary task young), with any field overridden by keyword."""
+    from .data.registry import get_benchmark
     if name not in PRESETS:
         raise ConfigError(f"unknown preset {name!r}; valid: {', '.join(PRESETS)}.")
-    base = dict(_PAPER[_task_key(task, benchmark)])
+    recipe = get_benchmark(benchmark).recipe
+    base = dict(_PAPER[recipe])
     if name == "cpu":
         base.update(_CPU)
-        if _task_key(task, benchmark) == "multilabel":
+        if recipe == "multilabel":
             base.update(epochs=10, milestones=(6, 8))
     elif name == "smoke":
         base.update(_SMOKE)

@@ -8,7 +8,7 @@ from pathlib import Path
 import torch
 
 from .config import TrainConfig, parse_setting, preset
-from .data import Benchmark, load_benchmark
+from .data import Benchmark, DataConfig, load_benchmark
 from .errors import ConfigError
 from .io import read_json
 from .metrics import gaps_to_reference
@@ -34,22 +34,22 @@ class Experiment:
 
 def prepare(benchmark: str, root, run_dir, preset_name: str = "cpu", arch: str = "resnet18", seed: int = 0, *,
             device: str = "auto", amp: bool = True, progress: bool = True, threads: int | None = None,
-            overrides: dict | None = None, **data_options) -> Experiment:
-    """Load the benchmark at the preset's resolution and pick the device. ``data_options`` go to
-    ``load_benchmark`` (forget_count, forget_range, validation_share, dedup, cache_dir, ...)."""
+            overrides: dict | None = None, data: DataConfig | None = None, **data_options) -> Experiment:
+    """Load the benchmark at the preset's resolution and pick the device. ``data`` (a DataConfig) or its
+    fields as keywords (forget_count, forget_range, validation_share, dedup, cache_dir, ...) choose the data."""
     dev = pick_device(device)
     if dev.type == "cpu":
         set_threads(threads)
-    probe = preset(preset_name, "multilabel" if benchmark in ("mucac", "synthetic-mucac") else "multiclass",
-                   benchmark, arch=arch, seed=seed, **(overrides or {}))
-    bench = load_benchmark(benchmark, root, probe.resolution, progress=progress, **data_options)
-    cfg = preset(preset_name, bench.task, benchmark, arch=arch, seed=seed, **(overrides or {}))
+    cfg = preset(preset_name, benchmark, arch=arch, seed=seed, **(overrides or {}))
+    bench = load_benchmark(benchmark, root, cfg.resolution, data, progress=progress, **data_options)
     return Experiment(bench, cfg, dev, Path(run_dir), amp, progress)
 
 
-def data_options_from_args(args) -> dict:
-    return {k: getattr(args, k) for k in ("forget_count", "test_below", "unseen_from", "forget_range",
-                                          "validation_share", "dedup", "cache_dir")}
+def data_config_from_args(args) -> DataConfig:
+    """The command line's data options (--forget-count, --validation-share, --dedup, --cache-dir, ...)."""
+    return DataConfig(**{k: getattr(args, k, None) for k in ("forget_count", "test_below", "unseen_from", "forget_range",
+                                                             "cache_dir")},
+                      validation_share=getattr(args, "validation_share", 0.0) or 0.0, dedup=bool(getattr(args, "dedup", False)))
 
 
 def overrides_from_args(args) -> dict:
@@ -66,10 +66,9 @@ def overrides_from_args(args) -> dict:
 
 def train_reference(args) -> dict:
     """The ``train`` command: train or reuse one reference model and return its reported metrics."""
-    data_options = data_options_from_args(args)
     overrides = overrides_from_args(args)
     exp = prepare(args.benchmark, args.root, args.out, args.preset, args.arch, args.seed, device=args.device,
-                  amp=not args.no_amp, progress=not args.quiet, overrides=overrides, **data_options)
+                  amp=not args.no_amp, progress=not args.quiet, overrides=overrides, data=data_config_from_args(args))
     _, metrics = exp.reference(args.role)
     out = {"benchmark": exp.bench.name, "role": args.role, "arch": exp.cfg.arch, "preset": args.preset,
            "seed": exp.cfg.seed, "data_fingerprint": exp.bench.fingerprint(ROLES[args.role]),

@@ -8,14 +8,10 @@ import pandas as pd
 
 from .errors import DataError
 from .metrics import final_score
+from .unlearning import MAIN_METHODS, REFERENCES, method_label, method_order
 
-# Registry names <-> the paper's method names.
-METHOD_NAMES = {"original": "Original", "retrained": "Retrained", "finetune": "Fine-tuning", "cf_k": "CF-k",
-                "neggrad": "NegGrad", "unsir": "UNSIR", "scrub": "SCRUB", "bad_teaching": "Bad Teaching",
-                "eu_k": "EU-k", "gli": "GLI"}
-# Every row a results file can hold, in the paper's order (the GLI distance variants last), and its label.
-ROW_ORDER = (*METHOD_NAMES, "gli_l1", "gli_cosine")
-LABELS = {**METHOD_NAMES, "gli_l1": "GLI (L1)", "gli_cosine": "GLI (cosine)"}
+# Registry names <-> the paper's method names (the registry's labels of the references and main methods).
+METHOD_NAMES = {m: method_label(m) for m in method_order([*REFERENCES, *MAIN_METHODS])}
 
 
 def _read(name: str) -> pd.DataFrame:
@@ -62,9 +58,8 @@ TABLE_OF_ARCH = {"resnet18": "main", "wide_resnet50_2": "S2", "efficientnet_b0":
 
 def paper_task(benchmark: str) -> str:
     """The paper's task name for one of our benchmarks (synthetic ones map to the real task they imitate)."""
-    if benchmark.endswith("young"):
-        return "MUCAC-young"
-    return "MUCAC" if benchmark.endswith("mucac") else "MUFAC"
+    from .data.registry import get_benchmark
+    return get_benchmark(benchmark).paper_task
 
 
 def published(benchmark: str, arch: str) -> pd.DataFrame:
@@ -85,8 +80,8 @@ def comparison(ours: pd.DataFrame, benchmark: str, arch: str,
     paper = published(benchmark, arch)
     mine = ours.groupby("method")[[m for m in metrics if m in ours]].mean()
     rows = []
-    for method in [m for m in METHOD_NAMES if m in mine.index or m in paper.index]:
-        row = {"method": METHOD_NAMES[method]}
+    for method in method_order([*mine.index, *paper.index]):
+        row = {"method": method_label(method)}
         for m in metrics:
             p = paper.at[method, m] if method in paper.index and m in paper else float("nan")
             o = mine.at[method, m] if method in mine.index and m in mine else float("nan")
@@ -156,7 +151,7 @@ def comparison_markdown(results: pd.DataFrame, benchmark: str, arch: str) -> str
     lines = [f"{benchmark} / {arch} / seeds {', '.join(map(str, seeds))}: mean ± standard deviation over seeds",
              "", "| method | " + " | ".join(header[m] for m in metrics) + " |", "|---" * (len(metrics) + 1) + "|"]
     pub, flagged = published_rows(benchmark, arch)
-    rows = [m for m in ROW_ORDER if m in mean.index]
+    rows = method_order(mean.index)
     for method in rows:
         cells = []
         for m in metrics:
@@ -166,7 +161,7 @@ def comparison_markdown(results: pd.DataFrame, benchmark: str, arch: str) -> str
             paper_cell = f"{p:.4f}{mark}" if pd.notna(p) else "-"
             diff = f" / {o - p:+.3f}" if pd.notna(p) and m != "top2_acc" else ""
             cells.append(f"{paper_cell} / {o:.4f} ± {s:.4f}{diff}")
-        lines.append(f"| {LABELS[method]} | " + " | ".join(cells) + " |")
+        lines.append(f"| {method_label(method)} | " + " | ".join(cells) + " |")
     if flagged & set(rows):
         lines += ["", "\\* published final scores that do not follow from the published accuracy and forgetting "
                       "score (SPEC section 7)."]
@@ -174,6 +169,6 @@ def comparison_markdown(results: pd.DataFrame, benchmark: str, arch: str) -> str
     if check.get("gli_present"):
         verdict = "holds" if check["gli_wins"] else "does not hold"
         lines += ["", f"The paper's claim (GLI above every baseline and Retrained) {verdict}: GLI {check['gli']:.4f}, "
-                      f"best other {LABELS.get(check['best_other'], check['best_other'])} "
+                      f"best other {method_label(check['best_other'])} "
                       f"{check['best_other_value']:.4f} (margin {check['margin']:+.4f})."]
     return "\n".join(lines) + "\n"

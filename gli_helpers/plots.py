@@ -11,7 +11,7 @@ import pandas as pd
 import seaborn as sns
 
 from .io import atomic_path
-from .paper import LABELS, ROW_ORDER
+from .unlearning import method_label, method_order
 
 METRIC_LABELS = {"test_acc": "test accuracy", "mia": "MIA accuracy", "final_score": "final score (NoMUS)",
                  "forgetting_score": "forgetting score", "retain_acc": "retain accuracy", "forget_acc": "forget accuracy"}
@@ -23,7 +23,7 @@ def use_style() -> None:
 
 
 def label(method: str) -> str:
-    return LABELS.get(method, method)
+    return method_label(method)
 
 
 def save(fig, path) -> str:
@@ -66,7 +66,7 @@ def loss_distributions(losses: dict[str, dict[str, np.ndarray]], mia_values: dic
 def score_plot(results: pd.DataFrame, metric: str = "final_score"):
     """A dot per seed and a bar for the mean, per method, in the paper's order."""
     use_style()
-    order = [m for m in ROW_ORDER if m in set(results.method)]
+    order = method_order(results.method)
     df = results.assign(label=results.method.map(label))
     fig, ax = plt.subplots(figsize=(max(6, 0.8 * len(order)), 3.8))
     sns.barplot(df, x="label", y=metric, order=[label(m) for m in order], errorbar="sd", ax=ax, color="#9ecae1")
@@ -84,7 +84,7 @@ def trajectory_plot(traj: pd.DataFrame, references: pd.DataFrame | None = None,
     dashed lines for the Original and Retrained models."""
     use_style()
     fig, axes = plt.subplots(1, len(metrics), figsize=(5.2 * len(metrics), 3.8))
-    methods = [m for m in ROW_ORDER if m in set(traj.method)]
+    methods = method_order(traj.method)
     palette = dict(zip(methods, sns.color_palette("tab10", len(methods)), strict=True))
     for ax, metric in zip(axes, metrics, strict=True):
         for m in methods:

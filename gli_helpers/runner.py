@@ -17,7 +17,7 @@ from .errors import DataError
 from .experiment import REPORTED, Experiment
 from .io import write_csv_atomic, write_json_atomic
 from .metrics import evaluate, gaps_to_reference, metrics_from_logits, predict
-from .unlearning import REFERENCES, UnlearnData, default_config, get_method
+from .unlearning import REFERENCES, UnlearnData, default_config, get_method, method_order
 
 GAPS = ("test_acc_gap", "retain_acc_gap", "forget_acc_gap", "mia_gap")  # ours - Retrained's
 RESULT_COLUMNS = ["benchmark", "task", "arch", "method", "seed", *REPORTED, *GAPS, "unlearn_seconds", "retrain_seconds",
@@ -80,10 +80,10 @@ def run_benchmark(exp: Experiment, methods: list[str], seeds: list[int], traject
                   method_overrides: dict | None = None, preset_name: str = "", log=print) -> pd.DataFrame:
     """Train/reuse the references for each seed, run ``methods``, write results and trajectories.
 
-    ``method_overrides`` maps a method name to configuration overrides (e.g. {"gli": {"steps": 3}}).
+    ``method_overrides`` maps a method name to configuration overrides (e.g. {"gli": {"perturbation_steps": 3}}).
     Returns this call's result rows (results.csv keeps rows of earlier calls for other methods/seeds).
     """
-    young = exp.bench.name.endswith("young")
+    young = exp.bench.spec.binary
     method_overrides = method_overrides or {}
     for name in [*methods, *method_overrides]:  # refuse an unknown method or setting before anything trains
         if name not in REFERENCES:
@@ -131,7 +131,8 @@ def run_benchmark(exp: Experiment, methods: list[str], seeds: list[int], traject
             write_json_atomic(out / "configs" / f"{name}-seed{seed}.json",
                               {"method": name, "seed": seed, "method_config": cfg.to_dict(), "report": data.report,
                                "train_config": exp.cfg.to_dict(), "benchmark": exp.bench.name,
-                               "benchmark_options": exp.bench.options, "source": exp.bench.source,
+                               "benchmark_options": exp.bench.options, "data_config": exp.bench.data_config,
+                               "source": exp.bench.source,
                                "source_fingerprint": exp.bench.source_fingerprint,
                                "data_fingerprint": common["data_fingerprint"], "metrics": m,
                                "unlearn_seconds": seconds})
@@ -149,13 +150,11 @@ def run_benchmark(exp: Experiment, methods: list[str], seeds: list[int], traject
 def summary_table(results: pd.DataFrame, metrics=("test_acc", "top2_acc", "forgetting_score", "final_score",
                                                   "retain_acc", "forget_acc", "unlearn_seconds")) -> pd.DataFrame:
     """Mean and standard deviation over seeds, one row per method, in the paper's order."""
-    from .paper import ROW_ORDER
     cols = [m for m in metrics if m in results and results[m].notna().any()]
     g = results.groupby("method")[cols]
-    table = g.mean().join(g.std(ddof=0), rsuffix="_std")
+    table = g.mean().join(g.std(ddof=0).add_suffix("_std"))
     table["seeds"] = results.groupby("method").size()
-    order = [m for m in ROW_ORDER if m in table.index]
-    return table.loc[order + [m for m in table.index if m not in order]]
+    return table.loc[method_order(table.index)]
 
 
 def format_table(table: pd.DataFrame) -> str:

@@ -127,7 +127,7 @@ def train_or_load(run_dir, role: str, bench, cfg: TrainConfig, device: torch.dev
     ckpt_path = folder / "model.pt"
     fingerprint = bench.fingerprint(split)
     record = {"role": role, "benchmark": bench.name, "train_split": split, "data_fingerprint": fingerprint,
-              "config": cfg.to_dict(), "benchmark_options": bench.options}
+              "config": cfg.to_dict(), "benchmark_options": bench.options, "data_config": bench.data_config}
     if ckpt_path.exists():
         ckpt = load_checkpoint(ckpt_path)
         old = {"config": ckpt["config"].get("config"), "benchmark": ckpt["config"].get("benchmark"),

@@ -40,7 +40,7 @@ def test_unknown_arch_and_preset_list_valid_names():
 
 
 def test_presets_follow_the_paper_recipe():
-    mufac, ml, young = preset("paper"), preset("paper", "multilabel"), preset("paper", "multiclass", "mucac-young")
+    mufac, ml, young = preset("paper"), preset("paper", "mucac"), preset("paper", "mucac-young")
     assert (mufac.epochs, mufac.lr, mufac.momentum, mufac.milestones, mufac.gamma) == (30, 0.01, 0.9, (10, 20), 0.1)
     assert ml.epochs == 8 and young.gamma == 0.2 and mufac.resolution == 128
     assert preset("cpu", epochs=3).epochs == 3 and preset("smoke").epochs == 1
@@ -100,7 +100,7 @@ def test_training_is_repeatable_and_learns(mufac_bench):
 
 
 def test_multilabel_training_runs(mucac_bench):
-    model, info = train_model(mucac_bench, "retain", preset("smoke", "multilabel"), CPU, progress=False)
+    model, info = train_model(mucac_bench, "retain", preset("smoke", "mucac"), CPU, progress=False)
     assert info["history"][0]["loss"] < 0.75  # BCE starts at log 2 = 0.69 and cannot blow up in one epoch
 
 

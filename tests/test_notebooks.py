@@ -98,7 +98,7 @@ def test_02_results_have_every_method_and_seed(executed):
     retrained = r[(r.method == "retrained") & (r.seed == gli.seed)].iloc[0]
     assert np.isclose(gli.forget_acc_gap, gli.forget_acc - retrained.forget_acc)
     gli_cfg = json.loads(r[r.method == "gli"].method_config.iloc[0])
-    assert gli_cfg["steps"] == 2 and gli_cfg["distance"] == "l2"
+    assert gli_cfg["perturbation_steps"] == 2 and gli_cfg["distance"] == "l2"
     comp = pd.read_csv(run / "02_paper_comparison.csv")
     assert "final_score paper" in comp.columns and len(comp) == 10
     _png_ok(figs / "synthetic-mufac_resnet18_final_scores.png")

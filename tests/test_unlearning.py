@@ -30,7 +30,7 @@ FAST = {"epochs": 1}  # one pass is enough to see each method act
 
 
 def trained(bench, epochs=3):
-    model, _ = train_model(bench, "train", preset("smoke", bench.task, epochs=epochs, seed=0), CPU, progress=False)
+    model, _ = train_model(bench, "train", preset("smoke", bench.name, epochs=epochs, seed=0), CPU, progress=False)
     return model
 
 
@@ -42,7 +42,7 @@ def mufac_setup(mufac_bench):
 
 @pytest.fixture(scope="module")
 def mucac_setup(mucac_bench):
-    exp = Experiment(mucac_bench, preset("smoke", "multilabel"), CPU, None)
+    exp = Experiment(mucac_bench, preset("smoke", "mucac"), CPU, None)
     return trained(mucac_bench, 1), unlearn_data(exp, 0), mucac_bench
 
 
@@ -72,7 +72,7 @@ def test_multilabel_path_every_method(mucac_setup, name):
     original, data, bench = mucac_setup
     model = copy.deepcopy(original)
     cfg = default_config(name, "multilabel", **({"selection": "none"} if name == "gli" else {}), **FAST)
-    assert name != "gli" or cfg.steps == 5  # the multi-label default K
+    assert name != "gli" or cfg.perturbation_steps == 5  # the multi-label default K
     out = get_method(name).unlearn(model, data, cfg)
     m = evaluate(out, bench, CPU)
     assert 0 <= m["test_acc"] <= 1 and 0 <= m["forgetting_score"] <= 0.5 and "top2_acc" not in m
@@ -117,7 +117,7 @@ def test_gli_perturbation_bound_and_once_per_batch_forget_logits(mufac_setup):
     model = copy.deepcopy(original).eval()
     x, y = data.retain.images[:16].float() / 255, data.retain.labels[:16]
     xf = data.forget.images[:16].float() / 255
-    kw = dict(steps=4, alpha=0.01, weight=200.0, task="multiclass")
+    kw = dict(perturbation_steps=4, alpha=0.01, weight=200.0, task="multiclass")
     once = gli_perturb(model, x, y, xf, **kw)
     every = gli_perturb(model, x, y, xf, recompute_forget=True, **kw)
     assert torch.equal(once, every)
@@ -128,7 +128,7 @@ def test_gli_perturbation_bound_and_once_per_batch_forget_logits(mufac_setup):
         p = gli_perturb(model, x, y, xf, distance_kind=d, **kw)
         assert (p - x).abs().max() <= 0.04 + 1e-6
     # the perturbation moves outputs away from the forget outputs (weight 0: distance only)
-    far = gli_perturb(model, x, y, xf, steps=4, alpha=0.01, weight=0.0, task="multiclass")
+    far = gli_perturb(model, x, y, xf, perturbation_steps=4, alpha=0.01, weight=0.0, task="multiclass")
     with torch.no_grad():
         zf = model(xf)
         assert ((model(far) - zf) ** 2).mean() > ((model(x) - zf) ** 2).mean()
@@ -151,14 +151,15 @@ def test_registry_errors_and_presets():
     assert parse_methods("all") == list(MAIN_METHODS) and len(METHODS) == 10
     assert default_config("gli_l1", "multiclass").distance == "l1"
     young = default_config("gli", "multiclass", young=True)
-    assert (young.w0, young.w1, young.steps) == (800.0, 12000.0, 5)
-    assert default_config("gli", "multiclass").steps == 2
+    assert (young.w0, young.w1, young.perturbation_steps) == (800.0, 12000.0, 5)
+    assert default_config("gli", "multiclass").perturbation_steps == 2
     with pytest.raises(ConfigError, match="valid: l2, l1, cosine"):
         default_config("gli", "multiclass", distance="l3")
 
 
 @pytest.mark.parametrize("name, bad, why", [
-    ("gli", {"steps": 0}, "steps must be positive"), ("gli", {"selection": "best"}, "valid: auto, none"),
+    ("gli", {"perturbation_steps": 0}, "perturbation_steps must be positive"),
+    ("gli", {"steps": 2}, "GLI's K is called perturbation_steps"), ("gli", {"selection": "best"}, "valid: auto, none"),
     ("scrub", {"lr": "0.1"}, "lr must be of type float"), ("scrub", {"forget_pass": 1}, "forget_pass must be of type bool"),
     ("neggrad", {"batch_size": 1}, "BatchNorm"), ("unsir", {"momentum": 1.5}, "momentum must be below 1"),
     ("cf_k", {"k": 2.5}, "k must be of type int"), ("finetune", {"epochs": -1}, "epochs must be positive")])
@@ -169,7 +170,7 @@ def test_method_settings_are_checked_on_creation(name, bad, why):
 
 
 def test_method_overrides_refused_before_anything_trains(tmp_path, mufac_bench):
-    assert parse_method_overrides('{"gli": {"steps": 3}}') == {"gli": {"steps": 3}}
+    assert parse_method_overrides('{"gli": {"perturbation_steps": 3}}') == {"gli": {"perturbation_steps": 3}}
     assert parse_method_overrides(None) == {}
     for text, why in (("{gli: 3}", "not valid JSON"), ('{"gli": 3}', "map method names"),
                       ('{"glee": {}}', "unknown unlearning method 'glee'")):

@@ -64,6 +64,13 @@ class Benchmark:
     source_fingerprint: str
     options: dict = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    data_config: dict = field(default_factory=dict)  # the DataConfig it was loaded with (registry.DataConfig.to_dict)
+
+    @property
+    def spec(self):
+        """Its entry in the benchmark registry (task, recipe, the paper's table, binary or not)."""
+        from .registry import get_benchmark
+        return get_benchmark(self.name)
 
     @property
     def num_outputs(self) -> int:

@@ -20,26 +20,56 @@ class Method:
     name: str
     module: object
     config_class: type
+    label: str  # its name in tables and figures
+    position: float  # its row in tables and figures
     fixed: tuple = ()  # settings this registry entry pins (GLI distance variants)
+
+    @classmethod
+    def of(cls, module, name: str | None = None, label: str | None = None, position: float | None = None,
+           fixed: tuple = ()) -> Method:
+        """A registry entry from a method module, which declares its LABEL, POSITION and configuration class."""
+        config_class = next(v for v in vars(module).values()
+                            if isinstance(v, type) and issubclass(v, MethodConfig) and v is not MethodConfig
+                            and v.__module__ == module.__name__)
+        return cls(name or module.__name__.rsplit(".", 1)[-1], module, config_class, label or module.LABEL,
+                   module.POSITION if position is None else position, fixed)
 
     def unlearn(self, model, data: UnlearnData, config: MethodConfig, on_step=None):
         return self.module.unlearn(model, data, config, on_step)
 
 
-METHODS = {
-    "finetune": Method("finetune", finetune, finetune.FinetuneConfig),
-    "cf_k": Method("cf_k", cf_k, cf_k.CFkConfig),
-    "eu_k": Method("eu_k", eu_k, eu_k.EUkConfig),
-    "neggrad": Method("neggrad", neggrad, neggrad.NegGradConfig),
-    "unsir": Method("unsir", unsir, unsir.UNSIRConfig),
-    "scrub": Method("scrub", scrub, scrub.SCRUBConfig),
-    "bad_teaching": Method("bad_teaching", bad_teaching, bad_teaching.BadTeachingConfig),
-    "gli": Method("gli", gli, gli.GLIConfig),
-    "gli_l1": Method("gli_l1", gli, gli.GLIConfig, (("distance", "l1"),)),
-    "gli_cosine": Method("gli_cosine", gli, gli.GLIConfig, (("distance", "cosine"),)),
-}
-REFERENCES = ("original", "retrained")
+# Adding a method: one module (unlearn, its configuration dataclass, LABEL, POSITION) and one line here.
+METHODS = {m.name: m for m in (
+    Method.of(finetune),
+    Method.of(cf_k),
+    Method.of(eu_k),
+    Method.of(neggrad),
+    Method.of(unsir),
+    Method.of(scrub),
+    Method.of(bad_teaching),
+    Method.of(gli),
+    Method.of(gli, "gli_l1", "GLI (L1)", gli.POSITION + 0.1, (("distance", "l1"),)),
+    Method.of(gli, "gli_cosine", "GLI (cosine)", gli.POSITION + 0.2, (("distance", "cosine"),)),
+)}
+REFERENCES = {"original": ("Original", 0), "retrained": ("Retrained", 1)}  # name -> (label, position)
 MAIN_METHODS = ("finetune", "cf_k", "eu_k", "neggrad", "unsir", "scrub", "bad_teaching", "gli")
+
+
+def method_label(name: str) -> str:
+    """The label of a method or reference row; an unknown name is its own label (never dropped)."""
+    if name in REFERENCES:
+        return REFERENCES[name][0]
+    return METHODS[name].label if name in METHODS else str(name)
+
+
+def method_order(names) -> list[str]:
+    """``names`` (each once) in table order: the references, the registry's methods by position, then any
+    unknown names alphabetically, so that no row ever drops out of a table or figure."""
+    def key(n):
+        if n in REFERENCES:
+            return (0, REFERENCES[n][1], "")
+        return (0, METHODS[n].position, "") if n in METHODS else (1, 0, str(n))
+    return sorted(dict.fromkeys(names), key=key)
 
 
 def get_method(name: str) -> Method:
@@ -73,7 +103,7 @@ def parse_methods(spec: str) -> list[str]:
 
 
 __all__ = ["METHODS", "MAIN_METHODS", "REFERENCES", "Method", "MethodConfig", "UnlearnData", "default_config",
-           "get_method", "gli_perturb", "parse_methods"]
+           "get_method", "gli_perturb", "method_label", "method_order", "parse_methods"]
 
 
 def parse_method_overrides(text: str | None) -> dict:
@@ -84,9 +114,10 @@ def parse_method_overrides(text: str | None) -> dict:
     try:
         overrides = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise ConfigError(f"--method-config is not valid JSON ({exc}); write e.g. '{{\"gli\": {{\"steps\": 3}}}}'.") from None
+        example = '{"gli": {"perturbation_steps": 3}}'
+        raise ConfigError(f"--method-config is not valid JSON ({exc}); write e.g. '{example}'.") from None
     if not isinstance(overrides, dict) or not all(isinstance(v, dict) for v in overrides.values()):
-        raise ConfigError('--method-config must map method names to settings, e.g. {"gli": {"steps": 3}}.')
+        raise ConfigError('--method-config must map method names to settings, e.g. {"gli": {"perturbation_steps": 3}}.')
     for name in overrides:
         get_method(name)
     return overrides

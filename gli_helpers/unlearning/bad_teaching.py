@@ -12,6 +12,9 @@ from ..models import build_model
 from ..runtime import forward
 from .common import MethodConfig, UnlearnData, distill_kl, fetch, retain_with_forget, sgd, take_step
 
+LABEL = "Bad Teaching"  # its name in tables and figures
+POSITION = 7  # its row in tables and figures (the paper's order)
+
 
 @dataclass
 class BadTeachingConfig(MethodConfig):

@@ -13,6 +13,9 @@ from ..models import blocks
 from .common import MethodConfig, UnlearnData
 from .finetune import train_on_retain
 
+LABEL = "CF-k"  # its name in tables and figures
+POSITION = 3  # its row in tables and figures (the paper's order)
+
 
 @dataclass
 class CFkConfig(MethodConfig):

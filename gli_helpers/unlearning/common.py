@@ -46,8 +46,8 @@ class MethodConfig:
     batch_size: int = 64
 
     # Ranges checked for whichever of these fields a method has.
-    _POSITIVE = ("epochs", "lr", "batch_size", "steps", "alpha", "temperature", "noise_steps", "noise_lr", "patience",
-                 "select_every", "k")
+    _POSITIVE = ("epochs", "lr", "batch_size", "perturbation_steps", "alpha", "temperature", "noise_steps", "noise_lr",
+                 "patience", "select_every", "k")
     _NON_NEGATIVE = ("momentum", "w0", "w1", "kl_weight", "repair_epochs")
 
     def __post_init__(self):
@@ -63,7 +63,8 @@ class MethodConfig:
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(values) - known)
         if unknown:
-            raise ConfigError(f"{cls.__name__} has no setting(s) {unknown}; valid: {sorted(known)}.")
+            hint = " (GLI's K is called perturbation_steps)" if "steps" in unknown and "perturbation_steps" in known else ""
+            raise ConfigError(f"{cls.__name__} has no setting(s) {unknown}{hint}; valid: {sorted(known)}.")
         return cls(**values)
 
     @classmethod

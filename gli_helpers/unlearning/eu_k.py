@@ -12,6 +12,9 @@ from ..models import blocks, build_model
 from .cf_k import train_last_k
 from .common import MethodConfig, UnlearnData
 
+LABEL = "EU-k"  # its name in tables and figures
+POSITION = 8  # its row in tables and figures (the paper's order)
+
 
 @dataclass
 class EUkConfig(MethodConfig):

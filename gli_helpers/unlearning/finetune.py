@@ -6,6 +6,9 @@ from dataclasses import dataclass
 
 from .common import MethodConfig, UnlearnData, epoch_batches, fetch, loss_of, sgd, take_step
 
+LABEL = "Fine-tuning"  # its name in tables and figures
+POSITION = 2  # its row in tables and figures (the paper's order)
+
 
 @dataclass
 class FinetuneConfig(MethodConfig):

@@ -33,9 +33,9 @@ def distance(z: torch.Tensor, z_f: torch.Tensor, kind: str) -> torch.Tensor:
     raise ConfigError(f"unknown GLI distance {kind!r}; valid: {', '.join(DISTANCES)}.")
 
 
-def gli_perturb(model, x, y, x_f, *, steps: int, alpha: float, weight: float, task: str, distance_kind: str = "l2",
+def gli_perturb(model, x, y, x_f, *, perturbation_steps: int, alpha: float, weight: float, task: str, distance_kind: str = "l2",
                 recompute_forget: bool = False, amp: bool = True) -> torch.Tensor:
-    """The perturbed retain images clamp(x + eta, 0, 1) with |eta|_inf <= steps * alpha.
+    """The perturbed retain images clamp(x + eta, 0, 1) with |eta|_inf <= perturbation_steps * alpha.
 
     The forget logits do not depend on eta, so they are computed once (``recompute_forget``
     recomputes them at every step instead: the same result, K more forward passes).
@@ -49,7 +49,7 @@ def gli_perturb(model, x, y, x_f, *, steps: int, alpha: float, weight: float, ta
 
     z_f = None if recompute_forget else forget_logits()
     eta = torch.zeros_like(x)
-    for _ in range(steps):
+    for _ in range(perturbation_steps):
         eta.requires_grad_(True)
         z = forward(model, (x + eta).clamp(0, 1), amp)
         zf_now = forget_logits() if recompute_forget else z_f
@@ -59,10 +59,14 @@ def gli_perturb(model, x, y, x_f, *, steps: int, alpha: float, weight: float, ta
     return (x + eta.detach()).clamp(0, 1)
 
 
+LABEL = "GLI"  # its name in tables and figures
+POSITION = 9  # its row in tables and figures (the paper's order)
+
+
 @dataclass
 class GLIConfig(MethodConfig):
     epochs: int = 1
-    steps: int = 2  # K: 2 for MUFAC, 5 for MUCAC
+    perturbation_steps: int = 2  # K, the sign steps per batch: 2 for MUFAC, 5 for MUCAC
     alpha: float = 0.01
     distance: str = "l2"
     w0: float = 200.0
@@ -82,8 +86,8 @@ class GLIConfig(MethodConfig):
     @classmethod
     def task_defaults(cls, task, young):
         if young:
-            return {"steps": 5, "w0": 800.0, "w1": 12000.0}
-        return {"steps": 5} if task == "multilabel" else {}
+            return {"perturbation_steps": 5, "w0": 800.0, "w1": 12000.0}
+        return {"perturbation_steps": 5} if task == "multilabel" else {}
 
 
 def unlearn(model, data: UnlearnData, cfg: GLIConfig, on_step=None):
@@ -94,7 +98,7 @@ def unlearn(model, data: UnlearnData, cfg: GLIConfig, on_step=None):
         x, y = fetch(data.retain, idx, data.device)
         w = cfg.w0 + (cfg.w1 - cfg.w0) * b / max(n_batches - 1, 1)
         model.eval()  # perturbation search: BatchNorm statistics must not see the forget batch
-        x_adv = gli_perturb(model, x, y, xf, steps=cfg.steps, alpha=cfg.alpha, weight=w, task=data.task,
+        x_adv = gli_perturb(model, x, y, xf, perturbation_steps=cfg.perturbation_steps, alpha=cfg.alpha, weight=w, task=data.task,
                             distance_kind=cfg.distance, amp=data.amp)
         model.train(not cfg.bn_eval)
         loss = loss_of(model, x_adv, y, data.task, data.amp)
@@ -102,6 +106,6 @@ def unlearn(model, data: UnlearnData, cfg: GLIConfig, on_step=None):
         if selector.update(step, model):
             break
     selector.restore_best(model)
-    data.report.update(selector.describe(), steps=step)
+    data.report.update(selector.describe(), optimizer_steps=step)
     return model
 

@@ -7,6 +7,9 @@ from dataclasses import dataclass
 
 from .common import MethodConfig, UnlearnData, loss_of, retain_with_forget, sgd, take_step
 
+LABEL = "NegGrad"  # its name in tables and figures
+POSITION = 4  # its row in tables and figures (the paper's order)
+
 
 @dataclass
 class NegGradConfig(MethodConfig):

@@ -13,6 +13,9 @@ from ..metrics import task_loss
 from ..runtime import forward
 from .common import MethodConfig, UnlearnData, distill_kl, epoch_batches, fetch, sgd, take_step
 
+LABEL = "SCRUB"  # its name in tables and figures
+POSITION = 6  # its row in tables and figures (the paper's order)
+
 
 @dataclass
 class SCRUBConfig(MethodConfig):

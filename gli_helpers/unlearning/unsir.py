@@ -16,6 +16,9 @@ from ..runtime import forward
 from .common import MethodConfig, UnlearnData, fetch, loss_of, retain_with_forget, sgd, take_step
 from .finetune import train_on_retain
 
+LABEL = "UNSIR"  # its name in tables and figures
+POSITION = 5  # its row in tables and figures (the paper's order)
+
 
 @dataclass
 class UNSIRConfig(MethodConfig):
