@@ -94,7 +94,8 @@ def cmd_run(args) -> None:
                   amp=not args.no_amp, progress=not args.quiet,
                   overrides=overrides_from_args(args), data=data_config_from_args(args))
     log = (lambda *a: None) if args.quiet else (lambda msg: print(msg, file=sys.stderr))
-    results = run_benchmark(exp, methods, seeds, args.trajectory_every, overrides, args.preset, log=log)
+    results = run_benchmark(exp, methods, seeds, args.trajectory_every, overrides, args.preset, log=log,
+                            procedure=args.procedure)
     print(f"{exp.bench.name} / {exp.cfg.arch} / preset {args.preset} / seeds {seeds}  (results: {exp.run_dir}/results.csv)")
     print(format_table(summary_table(results)))
 
@@ -165,6 +166,14 @@ def cmd_compare(args) -> None:
     if not {"benchmark", "arch"} <= set(results.columns):
         raise DataError(f"{args.results} has no benchmark and arch columns; give a results.csv written by "
                         "python -m gli_helpers run (or notebook 02).")
+    if "procedure" in results.columns:
+        procedures = sorted(set(results.procedure.fillna("default")))
+        if args.procedure is None and len(procedures) > 1:
+            raise DataError(f"{args.results} holds several procedures {procedures}; choose one with --procedure.")
+        if args.procedure is not None:
+            if args.procedure not in procedures:
+                raise DataError(f"{args.results} holds no rows of procedure {args.procedure!r}; it has {procedures}.")
+            results = results[results.procedure.fillna("default") == args.procedure]
     pairs = sorted(set(zip(results.benchmark, results.arch, strict=True)))
     chosen = [(b, a) for b, a in pairs if args.benchmark in (None, b) and args.arch in (None, a)]
     benchmark, arch = chosen[0] if len(chosen) == 1 else (args.benchmark, args.arch)
@@ -185,6 +194,8 @@ def cmd_compare(args) -> None:
         if traj_path.is_file():
             traj = pd.read_csv(traj_path)
             traj = traj[(traj.benchmark == benchmark) & (traj.arch == arch)]
+            if "procedure" in traj.columns and "procedure" in ours.columns:
+                traj = traj[traj.procedure.fillna("default").isin(set(ours.procedure.fillna("default")))]
             written.append(plots.save(plots.trajectory_plot(traj, ours), f"{stem}_trajectories.png"))
         print("\nfigures: " + ", ".join(written))
 
@@ -238,6 +249,9 @@ def main(argv=None) -> int:
     p.add_argument("--methods", default="all", help="all, ablation (GLI l2/l1/cosine), or a comma list")
     p.add_argument("--seeds", help="comma list of seeds (overrides --seed), e.g. 0,1,2")
     p.add_argument("--trajectory-every", type=int, default=5, help="record metrics every N steps (0: off)")
+    p.add_argument("--procedure", default="default", choices=("default", "honest", "authors"),
+                   help="settings applied to every method: default (each method's own), honest (final model, "
+                        "BatchNorm trains), authors (checkpoint chosen per step on test/unseen, BatchNorm frozen)")
     p.add_argument("--method-config", help='JSON overrides per method, e.g. \'{"gli": {"perturbation_steps": 3}}\'')
     p.set_defaults(func=cmd_run)
 
@@ -277,6 +291,7 @@ def main(argv=None) -> int:
     p.add_argument("results", help="results.csv of a run folder")
     p.add_argument("--benchmark", help="which benchmark's rows (needed when the file holds several)")
     p.add_argument("--arch", help="which architecture's rows (needed when the file holds several)")
+    p.add_argument("--procedure", help="which procedure's rows (needed when the file holds several)")
     p.add_argument("--out", help="also write the table to this file")
     p.add_argument("--figures", help="also draw the final scores (and trajectories, from the trajectories.csv beside "
                                      "the results) into this folder")

@@ -13,16 +13,16 @@ import numpy as np
 import pandas as pd
 import torch
 
-from .errors import DataError
+from .errors import ConfigError, DataError
 from .experiment import REPORTED, Experiment
 from .io import write_csv_atomic, write_json_atomic
 from .metrics import evaluate, gaps_to_reference, metrics_from_logits, predict
 from .unlearning import REFERENCES, UnlearnData, default_config, get_method, method_order
 
 GAPS = ("test_acc_gap", "retain_acc_gap", "forget_acc_gap", "mia_gap")  # ours - Retrained's
-RESULT_COLUMNS = ["benchmark", "task", "arch", "method", "seed", *REPORTED, *GAPS, "unlearn_seconds", "retrain_seconds",
-                  "selection", "quirks", "preset", "data_fingerprint", "method_config"]
-TRAJECTORY_COLUMNS = ["benchmark", "arch", "method", "seed", "step", "test_acc", "mia", "forgetting_score",
+RESULT_COLUMNS = ["benchmark", "task", "arch", "procedure", "method", "seed", *REPORTED, *GAPS, "unlearn_seconds",
+                  "retrain_seconds", "selection", "quirks", "preset", "data_fingerprint", "method_config"]
+TRAJECTORY_COLUMNS = ["benchmark", "arch", "procedure", "method", "seed", "step", "test_acc", "mia", "forgetting_score",
                       "final_score", "retain_acc", "forget_acc"]
 
 
@@ -50,7 +50,7 @@ class Trajectory:
         logits = {k: predict(model, s, e.device, e.cfg.eval_batch_size, e.amp) for k, s in self.splits.items()}
         m = metrics_from_logits(logits, {k: s.labels for k, s in self.splits.items()}, e.bench.task, self.seed)
         self.rows.append({"benchmark": e.bench.name, "arch": e.cfg.arch, "method": self.method, "seed": self.seed,
-                          "step": step, **{k: m.get(k) for k in TRAJECTORY_COLUMNS[5:]}})
+                          "step": step, **{k: m.get(k) for k in TRAJECTORY_COLUMNS[TRAJECTORY_COLUMNS.index("step") + 1:]}})
         self.seconds += time.perf_counter() - start
 
 
@@ -58,10 +58,20 @@ def _merge(path: Path, new: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     """Replace the rows of ``new``'s (keys) in an existing file, keep every other row."""
     if path.exists():
         old = pd.read_csv(path)
+        if "procedure" in keys and "procedure" not in old.columns:  # written before procedures existed
+            old.insert(old.columns.get_loc("arch") + 1 if "arch" in old.columns else 0, "procedure", "default")
         if set(keys) <= set(old.columns):
             mask = old.set_index(keys).index.isin(new.set_index(keys).index)
             new = pd.concat([old[~mask], new], ignore_index=True)
     return new
+
+
+def method_quirks(cfg, report: dict) -> list[str]:
+    """The labels of what a run did that the honest default does not (the results' ``quirks`` column)."""
+    marks = (("authors_loop", getattr(cfg, "quirks", "none") == "authors"), ("bn_eval", cfg.bn_eval),
+             ("paper_selection", report.get("selection") == "paper"), ("clean_batches", not cfg.augment),
+             ("no_forget_pass", getattr(cfg, "forget_pass", True) is False))
+    return [q for q, on in marks if on]
 
 
 def unlearn_data(exp: Experiment, seed: int) -> UnlearnData:
@@ -76,75 +86,125 @@ def unlearn_data(exp: Experiment, seed: int) -> UnlearnData:
                        validation=here(b.splits.get("validation")), test=here(b.test), unseen=here(b.unseen))
 
 
-def run_benchmark(exp: Experiment, methods: list[str], seeds: list[int], trajectory_every: int = 5,
-                  method_overrides: dict | None = None, preset_name: str = "", log=print) -> pd.DataFrame:
-    """Train/reuse the references for each seed, run ``methods``, write results and trajectories.
+PROCEDURES = {  # settings applied to every method (a method's own --method-config settings still win)
+    "default": {},  # each method's defaults (selection: a validation split when the benchmark has one)
+    "honest": {"selection": "none", "bn_eval": False, "augment": True},  # the final model; BatchNorm trains
+    "authors": {"selection": "paper", "bn_eval": True, "augment": True},  # chosen per step on test/unseen; BN frozen
+}
+RESULT_KEYS = ["benchmark", "arch", "procedure", "method", "seed"]
 
-    ``method_overrides`` maps a method name to configuration overrides (e.g. {"gli": {"perturbation_steps": 3}}).
-    Returns this call's result rows (results.csv keeps rows of earlier calls for other methods/seeds).
-    """
-    young = exp.bench.spec.binary
-    method_overrides = method_overrides or {}
-    for name in [*methods, *method_overrides]:  # refuse an unknown method or setting before anything trains
-        if name not in REFERENCES:
-            default_config(name, exp.bench.task, young, **method_overrides.get(name, {}))
+
+def method_configs(exp: Experiment, methods: list[str], overrides: dict, procedure: str) -> dict:
+    """Every method's configuration, built (and so checked) before anything trains."""
+    if procedure not in PROCEDURES:
+        raise ConfigError(f"unknown procedure {procedure!r}; valid: {', '.join(PROCEDURES)}.")
+    for name in overrides:  # an override for a method that is not run is still checked
+        default_config(name, exp.bench.task, exp.bench.spec.binary, **overrides[name])
+    return {name: default_config(name, exp.bench.task, exp.bench.spec.binary,
+                                 **{**PROCEDURES[procedure], **overrides.get(name, {})})
+            for name in methods if name not in REFERENCES}
+
+
+def reference_rows(exp: Experiment, common: dict):
+    """Train or reuse the Original and Retrained models of this seed; their result rows."""
+    original, m_orig = exp.reference("original")
+    _, m_retr = exp.reference("retrained")
+    rows = [{**common, "method": name, **{k: m.get(k) for k in REPORTED}, **gaps_to_reference(m, m_retr),
+             "retrain_seconds": m_retr["train_seconds"], "unlearn_seconds": 0.0 if name == "original" else m["train_seconds"],
+             "selection": "", "quirks": "", "method_config": json.dumps(exp.cfg.to_dict())}
+            for name, m in (("original", m_orig), ("retrained", m_retr))]
+    return original, m_retr, rows
+
+
+def record_path(out: Path, name: str, seed: int, procedure: str) -> Path:
+    suffix = "" if procedure == "default" else f"-{procedure}"
+    return out / "configs" / f"{name}-seed{seed}{suffix}.json"
+
+
+def finished_record(path: Path, cfg, exp: Experiment, fingerprint: str) -> dict | None:
+    """The record of a method run that already finished with this exact configuration and data, if any."""
+    if not path.is_file():
+        return None
+    from .io import read_json
+    rec = read_json(path)
+    same = (rec.get("method_config") == cfg.to_dict() and rec.get("train_config") == exp.cfg.to_dict()
+            and rec.get("data_fingerprint") == fingerprint and "row" in rec)
+    return rec if same else None
+
+
+def run_method(exp: Experiment, name: str, cfg, original, m_retr: dict, splits: UnlearnData, common: dict,
+               trajectory_every: int):
+    """Unlearn ``name`` from a copy of the Original model; (result row, trajectory rows, record)."""
+    seed = common["seed"]
+    model = copy.deepcopy(original)
+    data = dataclasses.replace(splits, report={})  # each method's own report
+    traj = Trajectory(exp, name, seed, trajectory_every)
+    traj.start(model)
+    torch.manual_seed(seed)
+    start = time.perf_counter()
+    model = get_method(name).unlearn(model, data, cfg, on_step=traj)
+    seconds = time.perf_counter() - start - traj.seconds
+    m = evaluate(model, exp.bench, exp.device, exp.cfg.eval_batch_size, seed=seed, amp=exp.amp)
+    row = {**common, "method": name, **{k: m.get(k) for k in REPORTED}, **gaps_to_reference(m, m_retr),
+           "unlearn_seconds": seconds, "retrain_seconds": m_retr["train_seconds"],
+           "selection": data.report.get("selection", ""), "quirks": ";".join(method_quirks(cfg, data.report)),
+           "method_config": json.dumps(cfg.to_dict())}
+    for r in traj.rows:
+        r["procedure"] = common["procedure"]
+    record = {"method": name, "seed": seed, "procedure": common["procedure"], "method_config": cfg.to_dict(),
+              "report": data.report, "train_config": exp.cfg.to_dict(), "benchmark": exp.bench.name,
+              "benchmark_options": exp.bench.options, "data_config": exp.bench.data_config, "source": exp.bench.source,
+              "source_fingerprint": exp.bench.source_fingerprint, "data_fingerprint": common["data_fingerprint"],
+              "metrics": m, "unlearn_seconds": seconds, "row": row}
+    return row, traj.rows, record
+
+
+def save_rows(out: Path, rows: list[dict], traj_rows: list[dict]) -> None:
+    """Merge rows into results.csv and trajectories.csv (replacing rows with the same keys), atomically."""
+    if rows:
+        new = pd.DataFrame(rows, columns=RESULT_COLUMNS)
+        write_csv_atomic(out / "results.csv", _merge(out / "results.csv", new, RESULT_KEYS))
+    if traj_rows:
+        new = pd.DataFrame(traj_rows, columns=TRAJECTORY_COLUMNS)
+        write_csv_atomic(out / "trajectories.csv", _merge(out / "trajectories.csv", new, [*RESULT_KEYS, "step"]))
+
+
+def run_benchmark(exp: Experiment, methods: list[str], seeds: list[int], trajectory_every: int = 5,
+                  method_overrides: dict | None = None, preset_name: str = "", log=print,
+                  procedure: str = "default") -> pd.DataFrame:
+    """For each seed: train (or reuse) the references, then run every method, each from the same Original.
+
+    ``method_overrides`` maps a method name to configuration overrides (e.g. {"gli": {"perturbation_steps": 3}});
+    ``procedure`` (PROCEDURES) applies the same settings to every method. Each finished method is written at
+    once to results.csv, trajectories.csv and configs/, and a later call with the same configuration and
+    data reuses it instead of running it again, so an interrupted run resumes where it stopped.
+    Returns this call's result rows (results.csv keeps the rows of other methods, seeds and procedures)."""
+    configs = method_configs(exp, methods, method_overrides or {}, procedure)
     out = exp.run_dir
     out.mkdir(parents=True, exist_ok=True)
-    rows, traj_rows = [], []
-    base = exp
+    rows = []
     for seed in seeds:
-        exp = dataclasses.replace(base, cfg=dataclasses.replace(base.cfg, seed=seed))
-        original, m_orig = exp.reference("original")
-        retrained, m_retr = exp.reference("retrained")
-        retrain_seconds = m_retr["train_seconds"]
-        common = {"benchmark": exp.bench.name, "task": exp.bench.task, "arch": exp.cfg.arch, "seed": seed,
-                  "retrain_seconds": retrain_seconds, "preset": preset_name,
-                  "data_fingerprint": exp.bench.fingerprint("train")}
-        for name, m in (("original", m_orig), ("retrained", m_retr)):  # the reference rows, always
-            rows.append({**common, "method": name, **{k: m.get(k) for k in REPORTED}, **gaps_to_reference(m, m_retr),
-                         "unlearn_seconds": 0.0 if name == "original" else m["train_seconds"],
-                         "selection": "", "quirks": "", "method_config": json.dumps(exp.cfg.to_dict())})
-        splits = unlearn_data(exp, seed)  # on a GPU: moved to the device once per seed, shared by the methods
-        for name in methods:
-            if name in REFERENCES:
-                continue
-            method = get_method(name)
-            cfg = default_config(name, exp.bench.task, young, **method_overrides.get(name, {}))
-            model = copy.deepcopy(original)
-            data = dataclasses.replace(splits, report={})  # each method's own report
-            traj = Trajectory(exp, name, seed, trajectory_every)
-            traj.start(model)
-            torch.manual_seed(seed)
-            start = time.perf_counter()
-            model = method.unlearn(model, data, cfg, on_step=traj)
-            seconds = time.perf_counter() - start - traj.seconds
-            m = evaluate(model, exp.bench, exp.device, exp.cfg.eval_batch_size, seed=seed, amp=exp.amp)
-            quirks = [q for q, on in (("bn_eval", getattr(cfg, "bn_eval", False)),
-                                      ("paper_selection", data.report.get("selection") == "paper"),
-                                      ("no_forget_pass", getattr(cfg, "forget_pass", True) is False)) if on]
-            row = {**common, "method": name, **{k: m.get(k) for k in REPORTED}, **gaps_to_reference(m, m_retr),
-                   "unlearn_seconds": seconds,
-                   "selection": data.report.get("selection", ""), "quirks": ";".join(quirks),
-                   "method_config": json.dumps(cfg.to_dict())}
+        exp_s = dataclasses.replace(exp, cfg=dataclasses.replace(exp.cfg, seed=seed))
+        common = {"benchmark": exp_s.bench.name, "task": exp_s.bench.task, "arch": exp_s.cfg.arch, "seed": seed,
+                  "procedure": procedure, "preset": preset_name, "data_fingerprint": exp_s.bench.fingerprint("train")}
+        original, m_retr, refs = reference_rows(exp_s, common)
+        save_rows(out, refs, [])
+        rows += refs
+        splits = unlearn_data(exp_s, seed)  # on a GPU: moved to the device once per seed, shared by the methods
+        for name, cfg in configs.items():
+            path = record_path(out, name, seed, procedure)
+            record = finished_record(path, cfg, exp_s, common["data_fingerprint"])
+            if record is None:
+                row, traj_rows, record = run_method(exp_s, name, cfg, original, m_retr, splits, common, trajectory_every)
+                write_json_atomic(path, record)
+                save_rows(out, [row], traj_rows)
+            else:
+                row = record["row"]
             rows.append(row)
-            traj_rows += traj.rows
-            write_json_atomic(out / "configs" / f"{name}-seed{seed}.json",
-                              {"method": name, "seed": seed, "method_config": cfg.to_dict(), "report": data.report,
-                               "train_config": exp.cfg.to_dict(), "benchmark": exp.bench.name,
-                               "benchmark_options": exp.bench.options, "data_config": exp.bench.data_config,
-                               "source": exp.bench.source,
-                               "source_fingerprint": exp.bench.source_fingerprint,
-                               "data_fingerprint": common["data_fingerprint"], "metrics": m,
-                               "unlearn_seconds": seconds})
+            m = record["metrics"]
             log(f"seed {seed} {name:>12}: test_acc {m['test_acc']:.4f} forgetting {m['forgetting_score']:.4f} "
-                f"final {m['final_score']:.4f} ({seconds:.1f} s)")
-    result = pd.DataFrame(rows, columns=RESULT_COLUMNS)
-    write_csv_atomic(out / "results.csv", _merge(out / "results.csv", result, ["benchmark", "arch", "method", "seed"]))
-    if traj_rows:
-        traj = pd.DataFrame(traj_rows, columns=TRAJECTORY_COLUMNS)
-        write_csv_atomic(out / "trajectories.csv",
-                         _merge(out / "trajectories.csv", traj, ["benchmark", "arch", "method", "seed", "step"]))
-    return result
+                f"final {m['final_score']:.4f} ({record['unlearn_seconds']:.1f} s{', reused' if row is record['row'] else ''})")
+    return pd.DataFrame(rows, columns=RESULT_COLUMNS)
 
 
 def summary_table(results: pd.DataFrame, metrics=("test_acc", "top2_acc", "forgetting_score", "final_score",

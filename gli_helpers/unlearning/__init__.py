@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from ..errors import ConfigError
 from . import bad_teaching, cf_k, eu_k, finetune, gli, neggrad, scrub, unsir
-from .common import MethodConfig, UnlearnData
+from .common import EarlyStop, MethodConfig, Run, UnlearnData
 from .gli import gli_perturb
 
 
@@ -35,7 +35,15 @@ class Method:
                    module.POSITION if position is None else position, fixed)
 
     def unlearn(self, model, data: UnlearnData, config: MethodConfig, on_step=None):
-        return self.module.unlearn(model, data, config, on_step)
+        """Unlearn with ``config``; ``on_step(step, model)`` is called after every optimizer step. Checkpoint
+        selection (``config.selection``) may stop it early and restores the chosen weights."""
+        run = Run(model, data, config, on_step)
+        try:
+            self.module.unlearn(model, data, config, run)
+        except EarlyStop:
+            pass
+        run.finish()
+        return model
 
 
 # Adding a method: one module (unlearn, its configuration dataclass, LABEL, POSITION) and one line here.

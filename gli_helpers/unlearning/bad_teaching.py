@@ -10,7 +10,7 @@ import torch
 
 from ..models import build_model
 from ..runtime import forward
-from .common import MethodConfig, UnlearnData, distill_kl, fetch, retain_with_forget, sgd, take_step
+from .common import MethodConfig, Run, UnlearnData, distill_kl, retain_with_forget, sgd
 
 LABEL = "Bad Teaching"  # its name in tables and figures
 POSITION = 7  # its row in tables and figures (the paper's order)
@@ -22,21 +22,19 @@ class BadTeachingConfig(MethodConfig):
     temperature: float = 1.0
 
 
-def unlearn(model, data: UnlearnData, cfg: BadTeachingConfig, on_step=None):
+def unlearn(model, data: UnlearnData, cfg: BadTeachingConfig, run: Run):
     good = copy.deepcopy(model).eval().requires_grad_(False)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(20_000 + data.seed)
         bad = build_model(data.arch, data.num_outputs)
     bad = bad.to(data.device).eval().requires_grad_(False)
     opt = sgd(model.parameters(), cfg)
-    model.train()
-    step = 0
-    for idx, (xf, _), *_ in retain_with_forget(data, cfg):
-        x, _ = fetch(data.retain, idx, data.device)
+    run.train_mode()
+    for idx, (xf, _), *_ in retain_with_forget(run):
+        x, _ = run.batch(data.retain, idx)
         with torch.no_grad():
             zg, zb = forward(good, x, data.amp), forward(bad, xf, data.amp)
         z = forward(model, torch.cat([x, xf]), data.amp)
         loss = distill_kl(z[:len(x)], zg, data.task, cfg.temperature) + \
             distill_kl(z[len(x):], zb, data.task, cfg.temperature)
-        step = take_step(opt, loss, step, model, on_step)
-    return model
+        run.take_step(opt, loss)

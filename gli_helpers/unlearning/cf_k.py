@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from ..errors import ConfigError
 from ..models import blocks
-from .common import MethodConfig, UnlearnData
+from .common import MethodConfig, Run, UnlearnData
 from .finetune import train_on_retain
 
 LABEL = "CF-k"  # its name in tables and figures
@@ -29,18 +29,17 @@ def split_blocks(model, k: int):
     return all_blocks[:-k], all_blocks[-k:]
 
 
-def train_last_k(model, data: UnlearnData, cfg, on_step=None) -> None:
+def train_last_k(model, run: Run) -> None:
     """Fine-tune only the last ``cfg.k`` blocks on retain; the others keep their weights and statistics."""
-    frozen, trainable = split_blocks(model, cfg.k)
+    frozen, trainable = split_blocks(model, run.cfg.k)
     for _, m in frozen:
         m.requires_grad_(False)
     try:
-        train_on_retain(model, [p for _, m in trainable for p in m.parameters()], data, cfg, on_step,
+        train_on_retain(model, [p for _, m in trainable for p in m.parameters()], run, run.cfg.epochs,
                         frozen=[m for _, m in frozen])
     finally:
         model.requires_grad_(True)
 
 
-def unlearn(model, data: UnlearnData, cfg: CFkConfig, on_step=None):
-    train_last_k(model, data, cfg, on_step)
-    return model
+def unlearn(model, data: UnlearnData, cfg: CFkConfig, run: Run):
+    train_last_k(model, run)

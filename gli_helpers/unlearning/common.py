@@ -1,4 +1,5 @@
-"""What every unlearning method shares: its inputs, batching, the forget-batch cycle, losses, and the optimizer."""
+"""What every unlearning method shares: its inputs, its configuration's common settings (augmentation, frozen
+BatchNorm, checkpoint selection), batching, the forget-batch cycle, losses, and the optimizer step (``Run``)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import torch
 import torch.nn.functional as F
 
 from ..config import config_problems, raise_problems
+from ..data.augment import augment
 from ..data.benchmark import Split
 from ..errors import ConfigError
 from ..metrics import task_loss
@@ -38,20 +40,36 @@ class UnlearnData:
 
 @dataclass
 class MethodConfig:
-    """Fields every method has; each method's dataclass extends it with its own."""
+    """Fields every method has; each method's dataclass extends it with its own.
+
+    ``augment``: unlearning batches (retain and forget) get the training augmentation, as in the authors'
+    loaders (False: clean images). ``bn_eval``: the model stays in eval mode during updates, so BatchNorm's
+    running statistics are frozen (the authors' runs). ``selection``: the checkpoint kept, evaluated every
+    ``select_every`` optimizer steps with early stopping after ``patience`` evaluations without gain:
+    ``none`` (the final model), ``validation`` (a held-out validation split), ``paper`` (the authors': the
+    final score on test and unseen themselves, optimistic) or ``auto`` (validation when the benchmark has one).
+    """
 
     epochs: int = 2
     lr: float = 0.001
     momentum: float = 0.0
     batch_size: int = 64
+    augment: bool = True
+    bn_eval: bool = False
+    selection: str = "auto"
+    patience: int = 3
+    select_every: int = 1
 
     # Ranges checked for whichever of these fields a method has.
     _POSITIVE = ("epochs", "lr", "batch_size", "perturbation_steps", "alpha", "temperature", "noise_steps", "noise_lr",
                  "patience", "select_every", "k")
-    _NON_NEGATIVE = ("momentum", "w0", "w1", "kl_weight", "repair_epochs")
+    _NON_NEGATIVE = ("momentum", "w0", "w1", "kl_weight", "repair_epochs", "noise_std")
 
     def __post_init__(self):
+        from .selection import MODES
         raise_problems(type(self).__name__, config_problems(self, self._POSITIVE, self._NON_NEGATIVE))
+        if self.selection not in MODES:
+            raise ConfigError(f"unknown selection {self.selection!r}; valid: {', '.join(MODES)}.")
 
     def to_dict(self) -> dict:
         return {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(self).items()}
@@ -85,40 +103,75 @@ def fetch(split: Split, idx: torch.Tensor, device) -> tuple[torch.Tensor, torch.
     return to_float(split.images[idx], device), split.labels[idx].to(device)
 
 
+class EarlyStop(Exception):
+    """Raised by ``Run.take_step`` when checkpoint selection has run out of patience."""
+
+
+class Run:
+    """One unlearning run's shared machinery: batches (augmented when ``cfg.augment``, from one seeded
+    generator), the model's mode during updates (``cfg.bn_eval``), optimizer steps reported to ``on_step``,
+    and checkpoint selection with early stopping. ``Method.unlearn`` creates it and calls ``finish``."""
+
+    def __init__(self, model, data: UnlearnData, cfg: MethodConfig, on_step=None):
+        from .selection import Selector
+        self.model, self.data, self.cfg, self.on_step = model, data, cfg, on_step
+        self.step = 0
+        self.generator = torch.Generator().manual_seed(data.seed * 7919 + 101)
+        self.selector = Selector(cfg.selection, data, cfg.patience, cfg.select_every)
+
+    def batch(self, split: Split, idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        x, y = fetch(split, idx, self.data.device)
+        return (augment(x, self.generator) if self.cfg.augment else x), y
+
+    def train_mode(self, frozen=()) -> None:
+        """Training mode for an update, unless BatchNorm is frozen (``bn_eval``); ``frozen`` modules stay in eval."""
+        self.model.train(not self.cfg.bn_eval)
+        for m in frozen:
+            m.eval()
+
+    def take_step(self, opt, loss) -> int:
+        """One optimizer step on ``loss``; reports it to ``on_step`` and to checkpoint selection, which raises
+        EarlyStop when its patience has run out. Returns the step number."""
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        self.step += 1
+        if self.on_step:
+            self.on_step(self.step, self.model)
+        if self.selector.update(self.step, self.model):
+            raise EarlyStop
+        return self.step
+
+    def finish(self) -> None:
+        """Restore the selected checkpoint (if any) and record the selection and step count in the report."""
+        self.selector.restore_best(self.model)
+        self.data.report.update(self.selector.describe(), optimizer_steps=self.step)
+
+
 class Cycle:
     """An endless, reshuffled iterator over a split's batches (the forget set is usually the smaller one)."""
 
-    def __init__(self, split: Split, batch_size: int, seed: int, device):
-        self.split, self.batch_size, self.seed, self.device = split, batch_size, seed, device
+    def __init__(self, run: Run, split: Split, batch_size: int):
+        self.run, self.split, self.batch_size = run, split, batch_size
         self.epoch, self.queue = 0, []
 
     def next(self) -> tuple[torch.Tensor, torch.Tensor]:
         if not self.queue:
-            self.queue = epoch_batches(len(self.split), self.batch_size, self.seed + 1, self.epoch)
+            self.queue = epoch_batches(len(self.split), self.batch_size, self.run.data.seed + 1, self.epoch)
             self.epoch += 1
-        return fetch(self.split, self.queue.pop(0), self.device)
+        return self.run.batch(self.split, self.queue.pop(0))
 
 
-def retain_with_forget(data: UnlearnData, cfg: MethodConfig):
+def retain_with_forget(run: Run, epochs: int | None = None):
     """The loop of the methods that pair data: every epoch's retain batches (as indices), each with the next
     batch of the cycled forget set; yields (retain indices, (forget images, forget labels), batch number,
     batches in the epoch)."""
-    forget = Cycle(data.forget, cfg.batch_size, data.seed, data.device)
-    for epoch in range(cfg.epochs):
+    cfg, data = run.cfg, run.data
+    forget = Cycle(run, data.forget, cfg.batch_size)
+    for epoch in range(cfg.epochs if epochs is None else epochs):
         batches = epoch_batches(len(data.retain), cfg.batch_size, data.seed, epoch)
         for b, idx in enumerate(batches):
             yield idx, forget.next(), b, len(batches)
-
-
-def take_step(opt, loss, step: int, model, on_step=None) -> int:
-    """One optimizer step on ``loss``; reports the new step number to ``on_step`` and returns it."""
-    opt.zero_grad(set_to_none=True)
-    loss.backward()
-    opt.step()
-    step += 1
-    if on_step:
-        on_step(step, model)
-    return step
 
 
 def sgd(params, cfg: MethodConfig) -> torch.optim.Optimizer:
@@ -129,11 +182,13 @@ def loss_of(model, x, y, task, amp=True) -> torch.Tensor:
     return task_loss(forward(model, x, amp), y, task)
 
 
-def distill_kl(student_logits: torch.Tensor, teacher_logits: torch.Tensor, task: str, temperature: float = 1.0):
-    """KL(teacher || student) at a temperature, the distillation loss (scaled by T^2); multi-label outputs
-    are independent Bernoulli variables, the KL summed over outputs."""
+def distill_kl(student_logits: torch.Tensor, teacher_logits: torch.Tensor, task: str, temperature: float = 1.0,
+               multilabel_kl: str = "bernoulli"):
+    """KL(teacher || student) at a temperature, the distillation loss (scaled by T^2, averaged over the batch).
+    Multi-label outputs are independent Bernoulli variables, the KL summed over outputs; ``multilabel_kl=
+    "softmax"`` treats them as one softmax instead (as the benchmark's multi-label SCRUB did)."""
     t = temperature
-    if task == "multilabel":
+    if task == "multilabel" and multilabel_kl == "bernoulli":
         p = torch.sigmoid(teacher_logits / t)
         ls, lns = F.logsigmoid(student_logits / t), F.logsigmoid(-student_logits / t)
         lt, lnt = F.logsigmoid(teacher_logits / t), F.logsigmoid(-teacher_logits / t)

@@ -10,7 +10,7 @@ import torch
 
 from ..models import blocks, build_model
 from .cf_k import train_last_k
-from .common import MethodConfig, UnlearnData
+from .common import MethodConfig, Run, UnlearnData
 
 LABEL = "EU-k"  # its name in tables and figures
 POSITION = 8  # its row in tables and figures (the paper's order)
@@ -31,7 +31,6 @@ def reinitialize_last(model, arch: str, num_outputs: int, k: int, seed: int) -> 
         target.load_state_dict(source.state_dict())
 
 
-def unlearn(model, data: UnlearnData, cfg: EUkConfig, on_step=None):
+def unlearn(model, data: UnlearnData, cfg: EUkConfig, run: Run):
     reinitialize_last(model, data.arch, data.num_outputs, cfg.k, data.seed)
-    train_last_k(model, data, cfg, on_step)
-    return model
+    train_last_k(model, run)

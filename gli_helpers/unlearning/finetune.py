@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .common import MethodConfig, UnlearnData, epoch_batches, fetch, loss_of, sgd, take_step
+from .common import MethodConfig, Run, UnlearnData, epoch_batches, loss_of, sgd
 
 LABEL = "Fine-tuning"  # its name in tables and figures
 POSITION = 2  # its row in tables and figures (the paper's order)
@@ -15,23 +15,16 @@ class FinetuneConfig(MethodConfig):
     pass
 
 
-def train_on_retain(model, params, data: UnlearnData, cfg: MethodConfig, on_step=None, step0: int = 0,
-                    frozen=()) -> int:
-    """Plain SGD on the task loss over the retain set; ``frozen`` modules stay in eval mode.
-    Returns the number of steps taken."""
+def train_on_retain(model, params, run: Run, epochs: int, frozen=()) -> None:
+    """Plain SGD on the task loss over ``epochs`` of the retain set; ``frozen`` modules stay in eval mode."""
+    data, cfg = run.data, run.cfg
     opt = sgd(params, cfg)
-    step = step0
-    model.train()
-    for m in frozen:
-        m.eval()
-    for epoch in range(cfg.epochs):
+    run.train_mode(frozen)
+    for epoch in range(epochs):
         for idx in epoch_batches(len(data.retain), cfg.batch_size, data.seed, epoch):
-            x, y = fetch(data.retain, idx, data.device)
-            loss = loss_of(model, x, y, data.task, data.amp)
-            step = take_step(opt, loss, step, model, on_step)
-    return step
+            x, y = run.batch(data.retain, idx)
+            run.take_step(opt, loss_of(model, x, y, data.task, data.amp))
 
 
-def unlearn(model, data: UnlearnData, cfg: FinetuneConfig, on_step=None):
-    train_on_retain(model, model.parameters(), data, cfg, on_step)
-    return model
+def unlearn(model, data: UnlearnData, cfg: FinetuneConfig, run: Run):
+    train_on_retain(model, model.parameters(), run, cfg.epochs)

@@ -16,8 +16,7 @@ import torch.nn.functional as F
 from ..errors import ConfigError
 from ..metrics import task_loss
 from ..runtime import forward
-from .common import MethodConfig, UnlearnData, fetch, loss_of, retain_with_forget, sgd, take_step
-from .selection import MODES, Selector
+from .common import MethodConfig, Run, UnlearnData, loss_of, retain_with_forget, sgd
 
 DISTANCES = ("l2", "l1", "cosine")
 
@@ -63,6 +62,15 @@ LABEL = "GLI"  # its name in tables and figures
 POSITION = 9  # its row in tables and figures (the paper's order)
 
 
+# The authors' loop verbatim (Dasol-Choi/Guided_Loss_Increasing, the MUFAC GLI notebook): augmented retain and
+# forget batches; batch 1 entirely in train mode (its forward passes, two on the forget batch, update BatchNorm's
+# running statistics), eval mode from batch 2 on; the forget logits recomputed at every sign step; a retain batch
+# whose forget batch is short skipped; the checkpoint chosen after every batch on test and unseen, patience 3.
+AUTHORS = dict(augment=True, bn_eval=True, first_batch_train=True, recompute_forget=True, skip_short_forget=True,
+               selection="paper", patience=3, select_every=1, epochs=1, lr=0.001, momentum=0.0)
+QUIRK_SETS = {"none": {}, "authors": AUTHORS}
+
+
 @dataclass
 class GLIConfig(MethodConfig):
     epochs: int = 1
@@ -71,17 +79,25 @@ class GLIConfig(MethodConfig):
     distance: str = "l2"
     w0: float = 200.0
     w1: float = 1000.0
-    bn_eval: bool = False  # quirk of the authors' runs: BatchNorm frozen in eval mode throughout
-    selection: str = "auto"  # auto (validation when the benchmark has one, else none) | none | validation | paper
-    patience: int = 3
-    select_every: int = 1
+    quirks: str = "none"  # "authors": the settings of AUTHORS (each can still be overridden)
+    first_batch_train: bool = False  # batch 1 in train mode: its forward passes move BatchNorm statistics
+    recompute_forget: bool = False  # forget logits recomputed at every sign step (in the model's current mode)
+    skip_short_forget: bool = False  # skip a retain batch whose forget batch is shorter than batch_size
 
     def __post_init__(self):
         super().__post_init__()
         if self.distance not in DISTANCES:
             raise ConfigError(f"unknown GLI distance {self.distance!r}; valid: {', '.join(DISTANCES)}.")
-        if self.selection not in MODES:
-            raise ConfigError(f"unknown GLI selection {self.selection!r}; valid: {', '.join(MODES)}.")
+        if self.quirks not in QUIRK_SETS:
+            raise ConfigError(f"unknown GLI quirk set {self.quirks!r}; valid: {', '.join(QUIRK_SETS)}.")
+
+    @classmethod
+    def for_task(cls, task: str, young: bool = False, **overrides) -> GLIConfig:
+        """The paper's values for the task; ``quirks="authors"`` applies the authors' loop, before overrides."""
+        quirks = overrides.get("quirks", "none")
+        if quirks not in QUIRK_SETS:
+            raise ConfigError(f"unknown GLI quirk set {quirks!r}; valid: {', '.join(QUIRK_SETS)}.")
+        return super().for_task(task, young, **{**QUIRK_SETS[quirks], **overrides})
 
     @classmethod
     def task_defaults(cls, task, young):
@@ -90,22 +106,28 @@ class GLIConfig(MethodConfig):
         return {"perturbation_steps": 5} if task == "multilabel" else {}
 
 
-def unlearn(model, data: UnlearnData, cfg: GLIConfig, on_step=None):
-    opt = sgd(model.parameters(), cfg)
-    selector = Selector(cfg.selection, data, cfg.patience, cfg.select_every)
-    step = 0
-    for idx, (xf, _), b, n_batches in retain_with_forget(data, cfg):
-        x, y = fetch(data.retain, idx, data.device)
-        w = cfg.w0 + (cfg.w1 - cfg.w0) * b / max(n_batches - 1, 1)
-        model.eval()  # perturbation search: BatchNorm statistics must not see the forget batch
-        x_adv = gli_perturb(model, x, y, xf, perturbation_steps=cfg.perturbation_steps, alpha=cfg.alpha, weight=w, task=data.task,
-                            distance_kind=cfg.distance, amp=data.amp)
-        model.train(not cfg.bn_eval)
-        loss = loss_of(model, x_adv, y, data.task, data.amp)
-        step = take_step(opt, loss, step, model, on_step)
-        if selector.update(step, model):
-            break
-    selector.restore_best(model)
-    data.report.update(selector.describe(), optimizer_steps=step)
-    return model
+def weight(cfg: GLIConfig, b: int, n_batches: int) -> float:
+    """The task weight of batch ``b`` (from 0) of an epoch: w0 at the first batch, w1 at the last."""
+    return cfg.w0 + (cfg.w1 - cfg.w0) * b / max(n_batches - 1, 1)
 
+
+def unlearn(model, data: UnlearnData, cfg: GLIConfig, run: Run):
+    opt = sgd(model.parameters(), cfg)
+    done = 0
+    for idx, (xf, _), b, n_batches in retain_with_forget(run):
+        if cfg.skip_short_forget and len(xf) < cfg.batch_size:
+            continue
+        x, y = run.batch(data.retain, idx)
+        first_in_train = cfg.first_batch_train and done == 0
+        # perturbation search: in eval mode so that BatchNorm statistics do not see the forget batch
+        # (the authors' first batch runs it in train mode)
+        model.train(first_in_train)
+        x_adv = gli_perturb(model, x, y, xf, perturbation_steps=cfg.perturbation_steps, alpha=cfg.alpha,
+                            weight=weight(cfg, b, n_batches), task=data.task, distance_kind=cfg.distance,
+                            recompute_forget=cfg.recompute_forget, amp=data.amp)
+        if first_in_train:
+            model.train()
+        else:
+            run.train_mode()
+        run.take_step(opt, loss_of(model, x_adv, y, data.task, data.amp))
+        done += 1

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .common import MethodConfig, UnlearnData, loss_of, retain_with_forget, sgd, take_step
+from .common import MethodConfig, Run, UnlearnData, loss_of, retain_with_forget, sgd
 
 LABEL = "NegGrad"  # its name in tables and figures
 POSITION = 4  # its row in tables and figures (the paper's order)
@@ -16,11 +16,8 @@ class NegGradConfig(MethodConfig):
     pass
 
 
-def unlearn(model, data: UnlearnData, cfg: NegGradConfig, on_step=None):
+def unlearn(model, data: UnlearnData, cfg: NegGradConfig, run: Run):
     opt = sgd(model.parameters(), cfg)
-    model.train()
-    step = 0
-    for _, (xf, yf), *_ in retain_with_forget(data, cfg):
-        loss = -loss_of(model, xf, yf, data.task, data.amp)
-        step = take_step(opt, loss, step, model, on_step)
-    return model
+    run.train_mode()
+    for _, (xf, yf), *_ in retain_with_forget(run):
+        run.take_step(opt, -loss_of(model, xf, yf, data.task, data.amp))

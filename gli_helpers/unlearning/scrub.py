@@ -9,9 +9,10 @@ from dataclasses import dataclass
 
 import torch
 
+from ..errors import ConfigError
 from ..metrics import task_loss
 from ..runtime import forward
-from .common import MethodConfig, UnlearnData, distill_kl, epoch_batches, fetch, sgd, take_step
+from .common import MethodConfig, Run, UnlearnData, distill_kl, epoch_batches, sgd
 
 LABEL = "SCRUB"  # its name in tables and figures
 POSITION = 6  # its row in tables and figures (the paper's order)
@@ -21,23 +22,32 @@ POSITION = 6  # its row in tables and figures (the paper's order)
 class SCRUBConfig(MethodConfig):
     temperature: float = 4.0
     kl_weight: float = 1.0
-    forget_pass: bool = True  # the authors' multi-label runs skipped it (set False to reproduce)
+    forget_pass: bool = True  # the benchmark's multi-label runs skipped it (the multi-label default)
+    multilabel_kl: str = "bernoulli"  # multi-label KL: per-output Bernoulli, or "softmax" over the outputs (the benchmark's)
+
+    def __post_init__(self):
+        super().__post_init__()
+        if self.multilabel_kl not in ("bernoulli", "softmax"):
+            raise ConfigError(f"unknown multilabel_kl {self.multilabel_kl!r}; valid: bernoulli, softmax.")
+
+    @classmethod
+    def task_defaults(cls, task, young):
+        # As the benchmark ran multi-label SCRUB: no forget (max) pass, a softmax KL over the three outputs.
+        return {"forget_pass": False, "multilabel_kl": "softmax"} if task == "multilabel" else {}
 
 
-def unlearn(model, data: UnlearnData, cfg: SCRUBConfig, on_step=None):
+def unlearn(model, data: UnlearnData, cfg: SCRUBConfig, run: Run):
     teacher = copy.deepcopy(model).eval().requires_grad_(False)
     opt = sgd(model.parameters(), cfg)
-    model.train()
-    step = 0
+    run.train_mode()
     for epoch in range(cfg.epochs):
         passes = [("retain", data.retain)] + ([("forget", data.forget)] if cfg.forget_pass else [])
         for name, split in passes:
             for idx in epoch_batches(len(split), cfg.batch_size, data.seed, epoch):
-                x, y = fetch(split, idx, data.device)
+                x, y = run.batch(split, idx)
                 with torch.no_grad():
                     zt = forward(teacher, x, data.amp)
                 z = forward(model, x, data.amp)
-                kl = distill_kl(z, zt, data.task, cfg.temperature)
+                kl = distill_kl(z, zt, data.task, cfg.temperature, cfg.multilabel_kl)
                 loss = task_loss(z, y, data.task) + cfg.kl_weight * kl if name == "retain" else -kl
-                step = take_step(opt, loss, step, model, on_step)
-    return model
+                run.take_step(opt, loss)
