@@ -10,11 +10,12 @@ DATA ?= data/synthetic-mufac
 PRESET ?= cpu
 RUN_DIR ?= runs/$(BENCHMARK)-$(PRESET)
 SEEDS ?= 0,1,2
+comma := ,
 
 # the real MUFAC data (zip or folder): GLI_MUFAC_ZIP if set, else where `download mufac` puts it
 MUFAC_ZIP ?= $(or $(GLI_MUFAC_ZIP),data/mufac)
 
-.PHONY: setup reproduce test lint lab clean mufac-results
+.PHONY: setup reproduce test lint lab clean mufac-results mufac-regime
 
 $(VENV)/.installed: requirements.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -34,6 +35,13 @@ test: lint
 
 lint: setup
 	$(PY) -m ruff check gli_helpers tests
+
+# Protocol 2 of results/mufac/PROTOCOL.md (the paper's regime on a CPU): pilot, then every method under the honest and
+# the authors' procedure, seeds 0 1 2, exported to results/mufac/regime/ (resumable; about 1 hour per seed on 2 cores)
+mufac-regime: setup
+	MUFAC_ZIP=$(MUFAC_ZIP) PY=$(PY) scripts/mufac_regime.sh "$(subst $(comma), ,$(SEEDS))"
+	$(PY) -m gli_helpers compare results/mufac/regime/results.csv --procedure honest --out results/mufac/regime/comparison-honest.md
+	$(PY) -m gli_helpers compare results/mufac/regime/results.csv --procedure authors --out results/mufac/regime/comparison-authors.md
 
 # The real-MUFAC comparison in README "Results on MUFAC" (protocol: results/mufac/PROTOCOL.md; about 85 min on 2 cores)
 mufac-results: setup

@@ -141,3 +141,31 @@ def face_grid(split, label_names, n: int = 24, columns: int = 8, seed: int = 0):
         ax.set_title(text, fontsize=9)
     fig.tight_layout()
     return fig
+
+
+def procedure_plot(results: pd.DataFrame, metric: str = "final_score"):
+    """``metric`` per method under each procedure: the mean over seeds with a 95% t-interval as error bars,
+    and a dot per seed."""
+    from scipy import stats
+    use_style()
+    order = method_order(results.method)
+    procedures = list(dict.fromkeys(results.procedure))
+    fig, ax = plt.subplots(figsize=(max(6, 0.9 * len(order)), 3.8))
+    width = 0.8 / len(procedures)
+    colors = sns.color_palette("tab10", len(procedures))
+    for j, (proc, color) in enumerate(zip(procedures, colors, strict=True)):
+        for i, m in enumerate(order):
+            v = results[(results.method == m) & (results.procedure == proc)][metric].dropna().to_numpy(dtype=float)
+            if not len(v):
+                continue
+            x = i - 0.4 + width * (j + 0.5)
+            half = stats.t.ppf(0.975, len(v) - 1) * v.std(ddof=1) / np.sqrt(len(v)) if len(v) > 1 else 0.0
+            ax.bar(x, v.mean(), width * 0.9, color=color, alpha=0.5, label=proc if i == 0 else None)
+            ax.errorbar(x, v.mean(), yerr=half, color="black", capsize=3, lw=1)
+            ax.scatter(np.full(len(v), x), v, color=color, s=12, zorder=3)
+    ax.set_xticks(range(len(order)), [label(m) for m in order], rotation=30)
+    values = results[metric].dropna()
+    ax.set(ylabel=METRIC_LABELS.get(metric, metric), ylim=(max(0.0, values.min() - 0.05), min(1.0, values.max() + 0.05)))
+    ax.legend(title="procedure", frameon=False)
+    fig.tight_layout()
+    return fig

@@ -244,3 +244,33 @@ def export_results(run_dir, dest) -> list[str]:
             shutil.copyfile(run_dir / rel, dest / rel)
             copied.append(rel)
     return copied
+
+
+def procedure_table(results: pd.DataFrame, metric: str = "final_score", base: str = "honest",
+                    other: str = "authors") -> pd.DataFrame:
+    """One row per method: ``metric`` under each procedure as mean, standard deviation (ddof 1) and a 95%
+    t-interval over seeds, and the gap ``other`` - ``base`` of the means (what the other procedure buys)."""
+    from scipy import stats
+    if "procedure" not in results.columns:
+        raise DataError("these results have no procedure column; run with --procedure honest and --procedure authors.")
+    rows = {}
+    for (method, procedure), g in results.groupby(["method", "procedure"]):
+        v = g[metric].dropna().to_numpy(dtype=float)
+        half = float(stats.t.ppf(0.975, len(v) - 1) * v.std(ddof=1) / np.sqrt(len(v))) if len(v) > 1 else float("nan")
+        row = rows.setdefault(method, {})
+        row.update({f"{procedure} mean": v.mean(), f"{procedure} std": v.std(ddof=1) if len(v) > 1 else float("nan"),
+                    f"{procedure} ci95": half, f"{procedure} seeds": len(v)})
+    table = pd.DataFrame.from_dict(rows, orient="index")
+    if f"{base} mean" in table and f"{other} mean" in table:
+        table[f"{other} - {base}"] = table[f"{other} mean"] - table[f"{base} mean"]
+    return table.loc[method_order(table.index)]
+
+
+def main_procedure(frame: pd.DataFrame, prefer=("default", "honest")) -> pd.DataFrame:
+    """The rows of one procedure (the first of ``prefer`` present, else the first in the file), so that tables
+    and figures never average rows of different procedures; files without a procedure column are returned as they are."""
+    if "procedure" not in frame.columns or frame.empty:
+        return frame
+    present = list(dict.fromkeys(frame.procedure.fillna("default")))
+    chosen = next((p for p in prefer if p in present), present[0])
+    return frame[frame.procedure.fillna("default") == chosen]

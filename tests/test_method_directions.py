@@ -188,3 +188,40 @@ def test_selector_restores_the_best_checkpoint_and_stops_after_patience(setup):
     sel.restore_best(model)
     assert torch.equal(model.fc.bias, snapshots[2]) and sel.describe()["selected_step"] == 2
 
+
+
+def test_gli_authors_loop_moves_batchnorm_statistics_in_batch_one_only(setup):
+    model, data = setup
+    cfg = default_config("gli", "multiclass", quirks="authors", batch_size=16)
+    assert (cfg.bn_eval, cfg.first_batch_train, cfg.recompute_forget, cfg.skip_short_forget, cfg.selection,
+            cfg.patience, cfg.momentum) == (True, True, True, True, "paper", 3, 0.0)
+    seen = []
+    get_method("gli").unlearn(copy.deepcopy(model), data, cfg, on_step=lambda s, m: seen.append(bn_stats(m)))
+    start = bn_stats(model)
+    assert len(seen) >= 4  # patience 3: at least the first step and three more
+    assert not all(torch.equal(seen[0][k], start[k]) for k in start)  # batch 1 ran in train mode
+    for later in seen[1:]:  # eval mode from batch 2 on: the statistics stay as batch 1 left them
+        assert all(torch.equal(later[k], seen[0][k]) for k in start)
+    honest = []
+    get_method("gli").unlearn(copy.deepcopy(model), data, default_config("gli", "multiclass", batch_size=16,
+                              selection="none", bn_eval=True), on_step=lambda s, m: honest.append(bn_stats(m)))
+    assert all(torch.equal(honest[0][k], start[k]) for k in start)  # without the quirk, batch 1 moves nothing
+
+
+def test_gli_authors_loop_skips_retain_batches_paired_with_a_short_forget_batch(setup):
+    model, data = setup
+    bs = 16
+    retain_batches = epoch_batches(len(data.retain), bs, data.seed, 0)
+    forget_sizes, epoch = [], 0
+    while len(forget_sizes) < len(retain_batches):  # the cycled forget batches, as Cycle draws them
+        forget_sizes += [len(b) for b in epoch_batches(len(data.forget), bs, data.seed + 1, epoch)]
+        epoch += 1
+    short = sum(n < bs for n in forget_sizes[:len(retain_batches)])
+    assert short >= 1
+    counts = {}
+    for skip in (False, True):
+        cfg = default_config("gli", "multiclass", batch_size=bs, selection="none", skip_short_forget=skip)
+        data.report = {}
+        get_method("gli").unlearn(copy.deepcopy(model), data, cfg)
+        counts[skip] = data.report["optimizer_steps"]
+    assert counts == {False: len(retain_batches), True: len(retain_batches) - short}

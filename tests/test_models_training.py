@@ -43,6 +43,7 @@ def test_presets_follow_the_paper_recipe():
     mufac, ml, young = preset("paper"), preset("paper", "mucac"), preset("paper", "mucac-young")
     assert (mufac.epochs, mufac.lr, mufac.momentum, mufac.milestones, mufac.gamma) == (30, 0.01, 0.9, (10, 20), 0.1)
     assert ml.epochs == 8 and young.gamma == 0.2 and mufac.resolution == 128
+    assert (ml.momentum, ml.milestones) == (0.0, (10, 20))  # the benchmark's multi-label recipe: plain SGD
     assert preset("cpu", epochs=3).epochs == 3 and preset("smoke").epochs == 1
 
 

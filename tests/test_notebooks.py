@@ -46,7 +46,7 @@ def executed(tmp_path_factory, small_mufac, small_mucac, cache_dir):
     params = {"BENCHMARK": "synthetic-mufac", "DATA_ROOT": str(small_mufac), "PRESET": "smoke", "SEEDS": [0, 1],
               "RUN_DIR": str(run), "FIG_DIR": str(figs), "CACHE_DIR": str(cache_dir), "PROGRESS": False,
               "MULTILABEL_ROOT": str(small_mucac), "MULTILABEL_RUN_DIR": str(run.parent / "run-mucac"),
-              "INTERACTIVE": True, "N_IMAGES": 4, "TRAJECTORY_EVERY": 2}
+              "INTERACTIVE": True, "N_IMAGES": 4, "TRAJECTORY_EVERY": 2, "PROCEDURES": ["default", "authors"]}
     for path in notebooks():
         assert set(params) & set(declared_parameters(path)) >= COMMON - {"DEVICE", "ARCHS"}
     done = reproduce(params, run, progress=False, log=lambda m: None)
@@ -102,6 +102,18 @@ def test_02_results_have_every_method_and_seed(executed):
     comp = pd.read_csv(run / "02_paper_comparison.csv")
     assert "final_score paper" in comp.columns and len(comp) == 10
     _png_ok(figs / "synthetic-mufac_resnet18_final_scores.png")
+
+
+def test_02_compares_procedures(executed):
+    run, figs, _ = executed
+    r = pd.read_csv(run / "results.csv")
+    authors = r[(r.procedure == "authors") & ~r.method.isin(["original", "retrained"])]
+    assert set(authors.selection) == {"paper"} and authors.quirks.str.contains("bn_eval").all()
+    t = pd.read_csv(run / "02_procedures.csv", index_col=[0, 1])
+    gli = t.loc[("resnet18", "gli")]
+    assert gli["authors - default"] == pytest.approx(gli["authors mean"] - gli["default mean"])
+    assert gli["default seeds"] == 2 and gli["default ci95"] > 0
+    _png_ok(figs / "synthetic-mufac_resnet18_procedures.png")
 
 
 def test_03_ablation_table(executed):
