@@ -166,6 +166,13 @@ def cmd_compare(args) -> None:
     if not {"benchmark", "arch"} <= set(results.columns):
         raise DataError(f"{args.results} has no benchmark and arch columns; give a results.csv written by "
                         "python -m gli_helpers run (or notebook 02).")
+    if args.by_procedure:
+        from .runner import procedure_markdown
+        text = procedure_markdown(results, base=args.by_procedure[0], other=args.by_procedure[1])
+        if args.out:
+            write_text_atomic(args.out, text)
+        print(text, end="")
+        return
     if "procedure" in results.columns:
         procedures = sorted(set(results.procedure.fillna("default")))
         if args.procedure is None and len(procedures) > 1:
@@ -292,6 +299,9 @@ def main(argv=None) -> int:
     p.add_argument("--benchmark", help="which benchmark's rows (needed when the file holds several)")
     p.add_argument("--arch", help="which architecture's rows (needed when the file holds several)")
     p.add_argument("--procedure", help="which procedure's rows (needed when the file holds several)")
+    p.add_argument("--by-procedure", nargs=2, metavar=("BASE", "OTHER"),
+                   help="instead: the final score of every method under two procedures (e.g. honest authors), "
+                        "with 95%% intervals over seeds, ranks and the gap OTHER - BASE")
     p.add_argument("--out", help="also write the table to this file")
     p.add_argument("--figures", help="also draw the final scores (and trajectories, from the trajectories.csv beside "
                                      "the results) into this folder")

@@ -17,7 +17,7 @@ from .errors import ConfigError, DataError
 from .experiment import REPORTED, Experiment
 from .io import write_csv_atomic, write_json_atomic
 from .metrics import evaluate, gaps_to_reference, metrics_from_logits, predict
-from .unlearning import REFERENCES, UnlearnData, default_config, get_method, method_order
+from .unlearning import REFERENCES, UnlearnData, default_config, get_method, method_label, method_order
 
 GAPS = ("test_acc_gap", "retain_acc_gap", "forget_acc_gap", "mia_gap")  # ours - Retrained's
 RESULT_COLUMNS = ["benchmark", "task", "arch", "procedure", "method", "seed", *REPORTED, *GAPS, "unlearn_seconds",
@@ -274,3 +274,27 @@ def main_procedure(frame: pd.DataFrame, prefer=("default", "honest")) -> pd.Data
     present = list(dict.fromkeys(frame.procedure.fillna("default")))
     chosen = next((p for p in prefer if p in present), present[0])
     return frame[frame.procedure.fillna("default") == chosen]
+
+
+def procedure_markdown(results: pd.DataFrame, metric: str = "final_score", base: str = "honest",
+                       other: str = "authors") -> str:
+    """``procedure_table`` as a Markdown table: mean ± standard deviation [95% interval] per procedure, the gap,
+    and each procedure's rank of the method among the unlearning methods (references excluded)."""
+    t = procedure_table(results, metric, base, other)
+    procs = [p for p in (base, other) if f"{p} mean" in t]
+    methods = [m for m in t.index if m not in ("original", "retrained")]
+    ranks = {p: t.loc[methods, f"{p} mean"].rank(ascending=False, method="min") for p in procs}
+
+    def cell(m, p):
+        mean, sd, ci, n = (t.at[m, f"{p} {k}"] for k in ("mean", "std", "ci95", "seeds"))
+        if pd.isna(mean):
+            return "-"
+        spread = f" ± {sd:.4f} [{mean - ci:.4f}, {mean + ci:.4f}]" if n > 1 else " (1 seed)"
+        rank = f" (#{int(ranks[p][m])})" if m in methods else ""
+        return f"{mean:.4f}{spread}{rank}"
+    gap = f"{other} - {base}"
+    lines = [f"| method | {' | '.join(procs)} | {gap} |", "|---" * (len(procs) + 2) + "|"]
+    for m in t.index:
+        g = t.at[m, gap] if gap in t else float("nan")
+        lines.append(f"| {method_label(m)} | " + " | ".join(cell(m, p) for p in procs) + f" | {g:+.4f} |")
+    return "\n".join(lines) + "\n"

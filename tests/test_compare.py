@@ -67,3 +67,21 @@ def test_reproduce_run_folder_defaults_to_benchmark_and_preset():
     assert reproduce_run_dir(Namespace(out=None, benchmark="synthetic-mufac", preset="smoke")) == "runs/synthetic-mufac-smoke"
     assert reproduce_run_dir(Namespace(out=None, benchmark="mufac", preset="paper")) == "runs/mufac-paper"
     assert reproduce_run_dir(Namespace(out="mine", benchmark="mufac", preset="paper")) == "mine"
+
+
+def test_procedure_table_gives_intervals_ranks_and_the_gap(tmp_path):
+    from scipy import stats
+    rows = [{"benchmark": "mufac", "arch": "resnet18", "procedure": proc, "method": m, "seed": s,
+             "final_score": base + (0.05 if proc == "authors" else 0.0) + 0.01 * s}
+            for proc in ("honest", "authors") for m, base in (("original", 0.5), ("gli", 0.6), ("finetune", 0.62))
+            for s in (0, 1, 2)]
+    path = tmp_path / "results.csv"
+    pd.DataFrame(rows).to_csv(path, index=False)
+    out = subprocess.run([sys.executable, "-m", "gli_helpers", "compare", str(path), "--by-procedure", "honest", "authors"],
+                         cwd=REPO, capture_output=True, text=True, check=True).stdout
+    half = stats.t.ppf(0.975, 2) * 0.01 / 3 ** 0.5  # sd of (0, 0.01, 0.02) is 0.01
+    assert f"| GLI | 0.6100 ± 0.0100 [{0.61 - half:.4f}, {0.61 + half:.4f}] (#2) |" in out
+    assert "| Fine-tuning | 0.6300 ± 0.0100" in out and "(#1) | +0.0500 |" in out
+    assert "| Original | 0.5100" in out and "(#" not in out.split("| Original |")[1].split("\n")[0]  # references unranked
+    mixed = subprocess.run([sys.executable, "-m", "gli_helpers", "compare", str(path)], cwd=REPO, capture_output=True, text=True)
+    assert mixed.returncode == 2 and "several procedures" in mixed.stderr  # never averaged together silently
