@@ -225,3 +225,14 @@ def test_gli_authors_loop_skips_retain_batches_paired_with_a_short_forget_batch(
         get_method("gli").unlearn(copy.deepcopy(model), data, cfg)
         counts[skip] = data.report["optimizer_steps"]
     assert counts == {False: len(retain_batches), True: len(retain_batches) - short}
+
+
+def test_sign_step_diagnostics_tell_distance_led_from_task_led_steps(setup):
+    from gli_helpers.unlearning.gli import sign_step_diagnostics
+    model, data = setup
+    x, y = batch(data.retain)
+    xf, _ = batch(data.forget)
+    pure = sign_step_diagnostics(model, x, y, xf, weight=0.0, alpha=0.02, task="multiclass")
+    assert pure["share_following_distance"] == 1.0 and pure["distance_after"] > pure["distance_before"]
+    led = sign_step_diagnostics(model, x, y, xf, weight=1e6, alpha=0.02, task="multiclass")
+    assert led["task_loss_after"] < led["task_loss_before"] and led["share_following_distance"] < 0.9

@@ -62,6 +62,30 @@ LABEL = "GLI"  # its name in tables and figures
 POSITION = 9  # its row in tables and figures (the paper's order)
 
 
+def sign_step_diagnostics(model, x, y, x_f, *, weight: float, alpha: float, task: str, distance_kind: str = "l2",
+                          amp: bool = True) -> dict:
+    """One GLI sign step from eta = 0, taken apart (in the model's current mode): the retain task loss and the
+    logit distance to the forget outputs before and after the step, and the share of pixels whose step sign is
+    the one the distance term alone would give (1.0: the distance decides every pixel; near 0.5: the task term
+    decides about as often). Shows whether a step is adversarial (task loss up) or a fine-tuning aid (down)."""
+    with torch.no_grad():
+        z_f = forward(model, x_f, amp)
+    z_f = z_f.repeat((len(x) + len(z_f) - 1) // len(z_f), 1)[:len(x)]
+    x0 = x.detach().clone().requires_grad_(True)
+    z = forward(model, x0, amp)
+    d, ce = distance(z, z_f, distance_kind), task_loss(z, y, task)
+    (g_d,) = torch.autograd.grad(d, x0, retain_graph=True)
+    (g_ce,) = torch.autograd.grad(ce, x0)
+    step = (g_d - weight * g_ce).sign()
+    with torch.no_grad():
+        z1 = forward(model, (x + alpha * step).clamp(0, 1), amp)
+        moved = step != 0
+        follows = ((step == g_d.sign()) & moved).sum() / moved.sum().clamp(min=1)
+        return {"task_loss_before": float(ce), "task_loss_after": float(task_loss(z1, y, task)),
+                "distance_before": float(d), "distance_after": float(distance(z1, z_f, distance_kind)),
+                "share_following_distance": float(follows)}
+
+
 # The authors' loop verbatim (Dasol-Choi/Guided_Loss_Increasing, the MUFAC GLI notebook): augmented retain and
 # forget batches; batch 1 entirely in train mode (its forward passes, two on the forget batch, update BatchNorm's
 # running statistics), eval mode from batch 2 on; the forget logits recomputed at every sign step; a retain batch
