@@ -105,6 +105,7 @@ def _pixels(path) -> np.ndarray:
 def run_viewer(url: str, folder, notebook: str) -> dict:
     """Open the notebook, Run All Cells from the menu, move the viewer's image slider one step with the keyboard.
     Returns the two viewer screenshots' mean absolute pixel difference and the error texts of every output."""
+    from playwright.sync_api import Error as PlaywrightError
     from playwright.sync_api import sync_playwright
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
@@ -133,9 +134,10 @@ def run_viewer(url: str, folder, notebook: str) -> dict:
             diff = 0.0
             for _ in range(60):  # the viewer redraws when the kernel has perturbed the next image
                 time.sleep(1)
-                if not images.count():
+                try:  # the viewer clears its output before it draws again: the image may be gone for a moment
+                    images.first.screenshot(path=str(after), timeout=5_000)
+                except PlaywrightError:
                     continue
-                images.first.screenshot(path=str(after))
                 a, b = _pixels(before), _pixels(after)
                 diff = float(np.abs(a - b).mean()) if a.shape == b.shape else 255.0
                 if diff > 1.0:
