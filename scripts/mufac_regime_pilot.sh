@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PY:-.venv/bin/python}
-ZIP=${MUFAC_ZIP:-${GLI_MUFAC_ZIP:-../shared/data/mufac/custom_korean_family_dataset_resolution_128.zip}}
+ZIP=${MUFAC_ZIP:-${GLI_MUFAC_ZIP:-data/mufac}}  # the MUFAC zip or folder
 train() {  # resolution role
   $PY -m gli_helpers train --benchmark mufac --root "$ZIP" --preset cpu --resolution "$1" --epochs 30 \
     --set milestones=10,20 --role "$2" --seed 0 --out "runs/mufac-regime-$1" --quiet > "runs/pilot-$1-$2.json"
