@@ -12,13 +12,12 @@ from gli_helpers.data.dedup import duplicate_report, find_duplicates, phash
 from gli_helpers.data.download import MUFAC_ZIP, download_mucac, download_mufac, fetch, safe_extract
 from gli_helpers.errors import DataError
 
-from .conftest import MUFAC_ZIP as SHARED_ZIP
 from .test_readers import write_mucac, write_mufac
 
 
-def test_mufac_zip_by_file_url_verified_by_checksum(tmp_path):
-    path = download_mufac(tmp_path, SHARED_ZIP.as_uri(), progress=False)
-    assert path == tmp_path / "mufac" / MUFAC_ZIP and path.stat().st_size == SHARED_ZIP.stat().st_size
+def test_mufac_zip_by_file_url_verified_by_checksum(tmp_path, mufac_zip):
+    path = download_mufac(tmp_path, mufac_zip.as_uri(), progress=False)
+    assert path == tmp_path / "mufac" / MUFAC_ZIP and path.stat().st_size == mufac_zip.stat().st_size
     assert not list((tmp_path / "mufac").glob("*.part"))
 
 
