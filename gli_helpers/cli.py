@@ -166,14 +166,7 @@ def cmd_compare(args) -> None:
     if not {"benchmark", "arch"} <= set(results.columns):
         raise DataError(f"{args.results} has no benchmark and arch columns; give a results.csv written by "
                         "python -m gli_helpers run (or notebook 02).")
-    if args.by_procedure:
-        from .runner import procedure_markdown
-        text = procedure_markdown(results, base=args.by_procedure[0], other=args.by_procedure[1])
-        if args.out:
-            write_text_atomic(args.out, text)
-        print(text, end="")
-        return
-    if "procedure" in results.columns:
+    if "procedure" in results.columns and not args.by_procedure:
         procedures = sorted(set(results.procedure.fillna("default")))
         if args.procedure is None and len(procedures) > 1:
             raise DataError(f"{args.results} holds several procedures {procedures}; choose one with --procedure.")
@@ -186,6 +179,14 @@ def cmd_compare(args) -> None:
     benchmark, arch = chosen[0] if len(chosen) == 1 else (args.benchmark, args.arch)
     if benchmark is None or arch is None:
         raise DataError(f"{args.results} holds several benchmarks/architectures {pairs}; choose with --benchmark and --arch.")
+    if args.by_procedure:  # one benchmark and architecture, every procedure
+        from .runner import procedure_markdown
+        ours = results[(results.benchmark == benchmark) & (results.arch == arch)]
+        text = procedure_markdown(ours, base=args.by_procedure[0], other=args.by_procedure[1])
+        if args.out:
+            write_text_atomic(args.out, text)
+        print(text, end="")
+        return
     text = comparison_markdown(results, benchmark, arch)
     if args.out:
         write_text_atomic(args.out, text)

@@ -15,7 +15,7 @@ import torch
 
 from .errors import ConfigError, DataError
 from .experiment import REPORTED, Experiment
-from .io import write_csv_atomic, write_json_atomic
+from .io import read_json, write_csv_atomic, write_json_atomic
 from .metrics import evaluate, gaps_to_reference, metrics_from_logits, predict
 from .unlearning import REFERENCES, UnlearnData, default_config, get_method, method_label, method_order
 
@@ -29,8 +29,9 @@ TRAJECTORY_COLUMNS = ["benchmark", "arch", "procedure", "method", "seed", "step"
 class Trajectory:
     """Records metrics every ``every`` steps (and at step 0); its own time is kept apart from the method's."""
 
-    def __init__(self, exp: Experiment, method: str, seed: int, every: int, retain_sample: int = 512):
-        self.exp, self.method, self.seed, self.every = exp, method, seed, every
+    def __init__(self, exp: Experiment, method: str, seed: int, every: int, retain_sample: int = 512,
+                 procedure: str = "default"):
+        self.exp, self.method, self.seed, self.every, self.procedure = exp, method, seed, every, procedure
         b = exp.bench
         rng = np.random.default_rng(seed)
         keep = np.sort(rng.permutation(len(b.retain))[:retain_sample])
@@ -49,7 +50,8 @@ class Trajectory:
         e = self.exp
         logits = {k: predict(model, s, e.device, e.cfg.eval_batch_size, e.amp) for k, s in self.splits.items()}
         m = metrics_from_logits(logits, {k: s.labels for k, s in self.splits.items()}, e.bench.task, self.seed)
-        self.rows.append({"benchmark": e.bench.name, "arch": e.cfg.arch, "method": self.method, "seed": self.seed,
+        self.rows.append({"benchmark": e.bench.name, "arch": e.cfg.arch, "procedure": self.procedure,
+                          "method": self.method, "seed": self.seed,
                           "step": step, **{k: m.get(k) for k in TRAJECTORY_COLUMNS[TRAJECTORY_COLUMNS.index("step") + 1:]}})
         self.seconds += time.perf_counter() - start
 
@@ -125,7 +127,6 @@ def finished_record(path: Path, cfg, exp: Experiment, fingerprint: str) -> dict 
     """The record of a method run that already finished with this exact configuration and data, if any."""
     if not path.is_file():
         return None
-    from .io import read_json
     rec = read_json(path)
     same = (rec.get("method_config") == cfg.to_dict() and rec.get("train_config") == exp.cfg.to_dict()
             and rec.get("data_fingerprint") == fingerprint and "row" in rec)
@@ -138,7 +139,7 @@ def run_method(exp: Experiment, name: str, cfg, original, m_retr: dict, splits: 
     seed = common["seed"]
     model = copy.deepcopy(original)
     data = dataclasses.replace(splits, report={})  # each method's own report
-    traj = Trajectory(exp, name, seed, trajectory_every)
+    traj = Trajectory(exp, name, seed, trajectory_every, procedure=common["procedure"])
     traj.start(model)
     torch.manual_seed(seed)
     start = time.perf_counter()
@@ -149,8 +150,6 @@ def run_method(exp: Experiment, name: str, cfg, original, m_retr: dict, splits: 
            "unlearn_seconds": seconds, "retrain_seconds": m_retr["train_seconds"],
            "selection": data.report.get("selection", ""), "quirks": ";".join(method_quirks(cfg, data.report)),
            "method_config": json.dumps(cfg.to_dict())}
-    for r in traj.rows:
-        r["procedure"] = common["procedure"]
     record = {"method": name, "seed": seed, "procedure": common["procedure"], "method_config": cfg.to_dict(),
               "report": data.report, "train_config": exp.cfg.to_dict(), "benchmark": exp.bench.name,
               "benchmark_options": exp.bench.options, "data_config": exp.bench.data_config, "source": exp.bench.source,

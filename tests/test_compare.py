@@ -85,3 +85,7 @@ def test_procedure_table_gives_intervals_ranks_and_the_gap(tmp_path):
     assert "| Original | 0.5100" in out and "(#" not in out.split("| Original |")[1].split("\n")[0]  # references unranked
     mixed = subprocess.run([sys.executable, "-m", "gli_helpers", "compare", str(path)], cwd=REPO, capture_output=True, text=True)
     assert mixed.returncode == 2 and "several procedures" in mixed.stderr  # never averaged together silently
+    pd.DataFrame(rows + [{**rows[0], "arch": "efficientnet_b0"}]).to_csv(path, index=False)
+    two = subprocess.run([sys.executable, "-m", "gli_helpers", "compare", str(path), "--by-procedure", "honest", "authors"],
+                         cwd=REPO, capture_output=True, text=True)
+    assert two.returncode == 2 and "several benchmarks/architectures" in two.stderr  # nor across architectures

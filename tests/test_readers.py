@@ -74,6 +74,21 @@ def test_mufac_zip_with_top_folder_matches_folder(tmp_path, cache_dir):
     assert (a.train.images == b.train.images).all()
 
 
+def test_data_mufac_root_finds_either_download_form(tmp_path, cache_dir):
+    """`--root data/mufac` after `download mufac`: the unpacked repository archive (a sub-folder) or the zip."""
+    unpacked = tmp_path / "a" / "mufac"
+    write_mufac(unpacked / "korean_face_age_dataset-main")
+    zipped = tmp_path / "b" / "mufac"
+    zipped.mkdir(parents=True)
+    src = write_mufac(tmp_path / "src")
+    with zipfile.ZipFile(zipped / "custom_korean_family_dataset_resolution_128.zip", "w") as z:
+        for f in sorted(src.rglob("*")):
+            if f.is_file():
+                z.write(f, f.relative_to(src).as_posix())
+    a, b = load(unpacked, forget_count=3, cache_dir=cache_dir), load(zipped, forget_count=3, cache_dir=cache_dir)
+    assert a.train.paths == b.train.paths and len(a.train) > 3
+
+
 @pytest.mark.parametrize("edit, message", [
     (lambda r: (r / "custom_train_dataset.csv").write_text("family,person,age,path\nF1,D,a,x.jpg\n"), "missing column"),
     (lambda r: (r / "custom_val_dataset.csv").write_text(HEADER + "\nF0801,D,z,F0801_AGE_D_30_a0.jpg\n"),

@@ -26,7 +26,7 @@ def ensure_synthetic(benchmark: str, root, seed: int = 0) -> Path:
     root = Path(root)
     if root.exists() and any(root.iterdir()):
         return root
-    if get_benchmark(benchmark).synthetic_format == "mufac":
+    if get_benchmark(benchmark).reader == "mufac":
         make_synthetic_mufac(root, seed=seed)
     else:
         make_synthetic_mucac(root, seed=seed)
@@ -50,8 +50,8 @@ def load_benchmark(benchmark: str, root, resolution: int = 128, data: DataConfig
     if spec.synthetic:
         root = ensure_synthetic(benchmark, root)
         manifest = read_manifest(root) or {}
-        if manifest.get("format", spec.synthetic_format) != spec.synthetic_format:
-            raise DataError(f"{root} holds a synthetic {manifest['format']} benchmark, not {spec.synthetic_format}; "
+        if manifest.get("format", spec.reader) != spec.reader:
+            raise DataError(f"{root} holds a synthetic {manifest['format']} benchmark, not {spec.reader}; "
                             f"use --benchmark synthetic-{manifest['format']} or another --root.")
         if spec.reader == "mufac" and forget_count is None:
             forget_count = manifest.get("forget_count")

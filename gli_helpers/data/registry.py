@@ -21,10 +21,6 @@ class BenchmarkSpec:
     labels: str = ""  # MUCAC: which labels ("multilabel" male/smiling/young, or "young")
     default_splits: tuple = ()  # (option, value) the reader uses when the option is not given
 
-    @property
-    def synthetic_format(self) -> str:
-        return self.reader
-
 
 _MUFAC_SPLITS = (("forget_count", 1500),)
 _MUCAC_SPLITS = (("test_below", 190), ("unseen_from", 4855), ("forget_range", "benchmark"))

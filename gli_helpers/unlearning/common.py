@@ -63,7 +63,7 @@ class MethodConfig:
     # Ranges checked for whichever of these fields a method has.
     _POSITIVE = ("epochs", "lr", "batch_size", "perturbation_steps", "alpha", "temperature", "noise_steps", "noise_lr",
                  "patience", "select_every", "k")
-    _NON_NEGATIVE = ("momentum", "w0", "w1", "kl_weight", "repair_epochs", "noise_std")
+    _NON_NEGATIVE = ("momentum", "w0", "w1", "kl_weight", "repair_epochs")
 
     def __post_init__(self):
         from .selection import MODES
@@ -162,13 +162,13 @@ class Cycle:
         return self.run.batch(self.split, self.queue.pop(0))
 
 
-def retain_with_forget(run: Run, epochs: int | None = None):
+def retain_with_forget(run: Run):
     """The loop of the methods that pair data: every epoch's retain batches (as indices), each with the next
     batch of the cycled forget set; yields (retain indices, (forget images, forget labels), batch number,
     batches in the epoch)."""
     cfg, data = run.cfg, run.data
     forget = Cycle(run, data.forget, cfg.batch_size)
-    for epoch in range(cfg.epochs if epochs is None else epochs):
+    for epoch in range(cfg.epochs):
         batches = epoch_batches(len(data.retain), cfg.batch_size, data.seed, epoch)
         for b, idx in enumerate(batches):
             yield idx, forget.next(), b, len(batches)

@@ -32,6 +32,11 @@ def distance(z: torch.Tensor, z_f: torch.Tensor, kind: str) -> torch.Tensor:
     raise ConfigError(f"unknown GLI distance {kind!r}; valid: {', '.join(DISTANCES)}.")
 
 
+def pair_forget(z_f: torch.Tensor, n: int) -> torch.Tensor:
+    """Forget logits paired with ``n`` retain images (cycling when the forget batch is smaller)."""
+    return z_f.repeat((n + len(z_f) - 1) // len(z_f), 1)[:n]
+
+
 def gli_perturb(model, x, y, x_f, *, perturbation_steps: int, alpha: float, weight: float, task: str, distance_kind: str = "l2",
                 recompute_forget: bool = False, amp: bool = True) -> torch.Tensor:
     """The perturbed retain images clamp(x + eta, 0, 1) with |eta|_inf <= perturbation_steps * alpha.
@@ -42,9 +47,7 @@ def gli_perturb(model, x, y, x_f, *, perturbation_steps: int, alpha: float, weig
     """
     def forget_logits():
         with torch.no_grad():
-            z_f = forward(model, x_f, amp)
-        # pair each retain image with a forget image (cycling when the forget batch is smaller)
-        return z_f.repeat((len(x) + len(z_f) - 1) // len(z_f), 1)[:len(x)]
+            return pair_forget(forward(model, x_f, amp), len(x))
 
     z_f = None if recompute_forget else forget_logits()
     eta = torch.zeros_like(x)
@@ -69,8 +72,7 @@ def sign_step_diagnostics(model, x, y, x_f, *, weight: float, alpha: float, task
     the one the distance term alone would give (1.0: the distance decides every pixel; near 0.5: the task term
     decides about as often). Shows whether a step is adversarial (task loss up) or a fine-tuning aid (down)."""
     with torch.no_grad():
-        z_f = forward(model, x_f, amp)
-    z_f = z_f.repeat((len(x) + len(z_f) - 1) // len(z_f), 1)[:len(x)]
+        z_f = pair_forget(forward(model, x_f, amp), len(x))
     x0 = x.detach().clone().requires_grad_(True)
     z = forward(model, x0, amp)
     d, ce = distance(z, z_f, distance_kind), task_loss(z, y, task)
