@@ -140,6 +140,9 @@ def metrics_from_logits(logits: dict, labels: dict, task: str, seed: int = 0) ->
     for s in ("retain", "forget", "validation", "unseen"):
         if s in logits:
             out[f"{s}_acc"] = accuracy(logits[s], labels[s], task)
+    for s in ("retain", "test"):
+        if s in logits:
+            out[f"{s}_loss"] = float(per_sample_losses(logits[s], labels[s], task).mean())
     return out
 
 

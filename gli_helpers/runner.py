@@ -22,12 +22,18 @@ from .unlearning import REFERENCES, UnlearnData, default_config, get_method, met
 GAPS = ("test_acc_gap", "retain_acc_gap", "forget_acc_gap", "mia_gap")  # ours - Retrained's
 RESULT_COLUMNS = ["benchmark", "task", "arch", "procedure", "method", "seed", *REPORTED, *GAPS, "unlearn_seconds",
                   "retrain_seconds", "selection", "quirks", "preset", "data_fingerprint", "method_config"]
+# per step: the metrics, the mean task loss per split, and a method's own diagnostics when it records them
+# (GLI's ``diagnostics``: the first sign step of the batch taken apart; empty for other methods)
+STEP_DIAGNOSTICS = ["batch", "gli_weight", "task_loss_before", "task_loss_after", "distance_before", "distance_after",
+                    "share_following_distance"]
 TRAJECTORY_COLUMNS = ["benchmark", "arch", "procedure", "method", "seed", "step", "test_acc", "mia", "forgetting_score",
-                      "final_score", "retain_acc", "forget_acc"]
+                      "final_score", "retain_acc", "forget_acc", "retain_loss", "forget_loss", "test_loss", "unseen_loss",
+                      *STEP_DIAGNOSTICS]
 
 
 class Trajectory:
-    """Records metrics every ``every`` steps (and at step 0); its own time is kept apart from the method's."""
+    """Records metrics every ``every`` steps (and at step 0), with the step's diagnostics when the method passes
+    some (``info``: recorded at the same steps only); its own time is kept apart from the method's."""
 
     def __init__(self, exp: Experiment, method: str, seed: int, every: int, retain_sample: int = 512,
                  procedure: str = "default"):
@@ -43,7 +49,7 @@ class Trajectory:
         self(0, model)
         self.seconds = 0.0
 
-    def __call__(self, step: int, model) -> None:
+    def __call__(self, step: int, model, info: dict | None = None) -> None:
         if self.every <= 0 or step % self.every:
             return
         start = time.perf_counter()
@@ -52,7 +58,8 @@ class Trajectory:
         m = metrics_from_logits(logits, {k: s.labels for k, s in self.splits.items()}, e.bench.task, self.seed)
         self.rows.append({"benchmark": e.bench.name, "arch": e.cfg.arch, "procedure": self.procedure,
                           "method": self.method, "seed": self.seed,
-                          "step": step, **{k: m.get(k) for k in TRAJECTORY_COLUMNS[TRAJECTORY_COLUMNS.index("step") + 1:]}})
+                          "step": step, **{k: m.get(k) for k in TRAJECTORY_COLUMNS[TRAJECTORY_COLUMNS.index("step") + 1:]},
+                          **{k: v for k, v in (info or {}).items() if k in STEP_DIAGNOSTICS}})
         self.seconds += time.perf_counter() - start
 
 
@@ -128,9 +135,18 @@ def finished_record(path: Path, cfg, exp: Experiment, fingerprint: str) -> dict 
     if not path.is_file():
         return None
     rec = read_json(path)
-    same = (rec.get("method_config") == cfg.to_dict() and rec.get("train_config") == exp.cfg.to_dict()
+    same = (_as_current(type(cfg), rec.get("method_config")) == cfg.to_dict() and rec.get("train_config") == exp.cfg.to_dict()
             and rec.get("data_fingerprint") == fingerprint and "row" in rec)
     return rec if same else None
+
+
+def _as_current(config_class, stored) -> dict | None:
+    """A stored method configuration as the current class writes it: a setting added since then takes its
+    default, which is the behaviour the stored run had. None when it no longer fits the class."""
+    try:
+        return config_class(**stored).to_dict()
+    except (TypeError, ConfigError):
+        return None
 
 
 def run_method(exp: Experiment, name: str, cfg, original, m_retr: dict, splits: UnlearnData, common: dict,
@@ -193,16 +209,15 @@ def run_benchmark(exp: Experiment, methods: list[str], seeds: list[int], traject
         for name, cfg in configs.items():
             path = record_path(out, name, seed, procedure)
             record = finished_record(path, cfg, exp_s, common["data_fingerprint"])
-            if record is None:
+            reused = record is not None
+            if not reused:
                 row, traj_rows, record = run_method(exp_s, name, cfg, original, m_retr, splits, common, trajectory_every)
                 write_json_atomic(path, record)
                 save_rows(out, [row], traj_rows)
-            else:
-                row = record["row"]
-            rows.append(row)
+            rows.append(record["row"])
             m = record["metrics"]
             log(f"seed {seed} {name:>12}: test_acc {m['test_acc']:.4f} forgetting {m['forgetting_score']:.4f} "
-                f"final {m['final_score']:.4f} ({record['unlearn_seconds']:.1f} s{', reused' if row is record['row'] else ''})")
+                f"final {m['final_score']:.4f} ({record['unlearn_seconds']:.1f} s{', reused' if reused else ''})")
     return pd.DataFrame(rows, columns=RESULT_COLUMNS)
 
 

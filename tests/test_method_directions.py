@@ -236,3 +236,58 @@ def test_sign_step_diagnostics_tell_distance_led_from_task_led_steps(setup):
     assert pure["share_following_distance"] == 1.0 and pure["distance_after"] > pure["distance_before"]
     led = sign_step_diagnostics(model, x, y, xf, weight=1e6, alpha=0.02, task="multiclass")
     assert led["task_loss_after"] < led["task_loss_before"] and led["share_following_distance"] < 0.9
+
+
+def test_sign_step_diagnostics_leave_batchnorm_statistics_alone_in_train_mode(setup):
+    from gli_helpers.unlearning.gli import sign_step_diagnostics
+    model, data = setup
+    m = copy.deepcopy(model).train()
+    before = bn_stats(m)
+    x, y = batch(data.retain)
+    xf, _ = batch(data.forget)
+    sign_step_diagnostics(m, x, y, xf, weight=200.0, alpha=0.01, task="multiclass")
+    assert all(torch.equal(before[k], v) for k, v in bn_stats(m).items())
+
+
+@pytest.mark.parametrize("objective", ["distance", "task"])
+def test_gli_objective_ablations_follow_one_term(setup, objective):
+    """"distance": every pixel follows the distance term and the distance rises; "task": the task loss falls
+    and the distance decides no more pixels than chance would."""
+    model, data = setup
+    x, y = batch(data.retain)
+    xf, _ = batch(data.forget)
+    d = {}
+    gli_perturb(model, x, y, xf, perturbation_steps=2, alpha=0.02, weight=200.0, task="multiclass",
+                objective=objective, diagnostics=d)
+    if objective == "distance":
+        assert d["share_following_distance"] == 1.0 and d["distance_after"] > d["distance_before"]
+    else:
+        assert d["task_loss_after"] < d["task_loss_before"] and d["share_following_distance"] < 0.75
+
+
+def test_gli_diagnostics_are_recorded_per_step_without_changing_the_run(setup):
+    model, data = setup
+    runs = {}
+    for diag in (False, True):
+        seen = []
+        cfg = default_config("gli", "multiclass", quirks="authors", selection="none", diagnostics=diag, max_steps=2,
+                             skip_short_forget=False)
+        m = get_method("gli").unlearn(copy.deepcopy(model), data, cfg,
+                                      on_step=lambda step, m, info=None, seen=seen: seen.append((step, info)))
+        runs[diag] = (m.state_dict(), seen)
+    plain, diagnosed = runs[False], runs[True]
+    assert all(torch.equal(plain[0][k], diagnosed[0][k]) for k in plain[0])  # the same weights and statistics
+    assert [s for s, _ in plain[1]] == [1, 2] and all(info is None for _, info in plain[1])
+    infos = [info for _, info in diagnosed[1]]
+    assert [i["batch"] for i in infos] == [1, 2]
+    assert infos[0]["gli_weight"] == 200.0 and infos[1]["gli_weight"] > 200.0
+    assert all(0.0 <= i["share_following_distance"] <= 1.0 and i["distance_before"] > 0 for i in infos)
+
+
+def test_max_steps_stops_every_method(setup):
+    model, data = setup
+    for name in ("finetune", "neggrad", "gli"):
+        data.report = {}
+        get_method(name).unlearn(copy.deepcopy(model), data, default_config(name, "multiclass", selection="none",
+                                                                             max_steps=2))
+        assert data.report["optimizer_steps"] == 2 and data.report["stopped_at_max_steps"]

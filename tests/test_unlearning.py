@@ -181,3 +181,38 @@ def test_method_overrides_refused_before_anything_trains(tmp_path, mufac_bench):
         with pytest.raises(ConfigError):
             run_benchmark(exp, methods, [0], method_overrides=overrides, log=lambda *a: None)
     assert not (tmp_path / "run").exists()
+
+
+def test_gli_diagnostics_go_to_the_trajectories_and_old_records_are_reused(tmp_path, mufac_bench):
+    """Per-step diagnostics (opt-in) land in trajectories.csv beside each split's loss; a method record written
+    before a setting existed (here max_steps, objective, diagnostics) is still reused: the new settings' defaults
+    are what that run did."""
+    import json
+
+    import pandas as pd
+    exp = Experiment(mufac_bench, preset("smoke", epochs=1), CPU, tmp_path / "run")
+    logs = []
+    run_benchmark(exp, ["gli", "finetune"], [0], trajectory_every=1, log=logs.append,
+                  method_overrides={"gli": {"diagnostics": True, "max_steps": 2}})
+    traj = pd.read_csv(tmp_path / "run" / "trajectories.csv")
+    gli = traj[traj.method == "gli"].set_index("step")
+    assert list(gli.index) == [0, 1, 2]
+    diag = ["task_loss_before", "task_loss_after", "distance_before", "share_following_distance"]
+    assert gli.loc[[1, 2], diag].notna().all().all()
+    assert gli.loc[0, ["task_loss_before", "batch"]].isna().all()  # the starting model has no step
+    assert gli.loc[[1, 2], "batch"].tolist() == [1, 2]
+    assert traj[["retain_loss", "forget_loss", "test_loss", "unseen_loss"]].notna().all().all()
+    assert traj[traj.method == "finetune"]["task_loss_before"].isna().all()  # only GLI records them
+
+    path = tmp_path / "run" / "configs" / "finetune-seed0.json"
+    record = json.loads(path.read_text())
+    del record["method_config"]["max_steps"]  # as written before the setting existed
+    path.write_text(json.dumps(record))
+    logs.clear()
+    run_benchmark(exp, ["finetune"], [0], trajectory_every=1, log=logs.append)
+    assert "reused" in logs[-1]
+    record["method_config"]["lr"] = 0.5  # a different configuration is run again
+    path.write_text(json.dumps(record))
+    logs.clear()
+    run_benchmark(exp, ["finetune"], [0], trajectory_every=0, log=logs.append)
+    assert "reused" not in logs[-1]

@@ -35,7 +35,8 @@ class Method:
                    module.POSITION if position is None else position, fixed)
 
     def unlearn(self, model, data: UnlearnData, config: MethodConfig, on_step=None):
-        """Unlearn with ``config``; ``on_step(step, model)`` is called after every optimizer step. Checkpoint
+        """Unlearn with ``config``; ``on_step(step, model)`` is called after every optimizer step (with an
+        ``info`` keyword holding the step's diagnostics when the method records some: GLI's ``diagnostics``). Checkpoint
         selection (``config.selection``) may stop it early and restores the chosen weights."""
         run = Run(model, data, config, on_step)
         try:

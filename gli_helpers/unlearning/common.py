@@ -48,6 +48,7 @@ class MethodConfig:
     ``select_every`` optimizer steps with early stopping after ``patience`` evaluations without gain:
     ``none`` (the final model), ``validation`` (a held-out validation split), ``paper`` (the authors': the
     final score on test and unseen themselves, optimistic) or ``auto`` (validation when the benchmark has one).
+    ``max_steps``: stop after this many optimizer steps (0: no limit), e.g. to follow the first batches only.
     """
 
     epochs: int = 2
@@ -59,11 +60,12 @@ class MethodConfig:
     selection: str = "auto"
     patience: int = 3
     select_every: int = 1
+    max_steps: int = 0
 
     # Ranges checked for whichever of these fields a method has.
     _POSITIVE = ("epochs", "lr", "batch_size", "perturbation_steps", "alpha", "temperature", "noise_steps", "noise_lr",
                  "patience", "select_every", "k")
-    _NON_NEGATIVE = ("momentum", "w0", "w1", "kl_weight", "repair_epochs")
+    _NON_NEGATIVE = ("momentum", "w0", "w1", "kl_weight", "repair_epochs", "max_steps")
 
     def __post_init__(self):
         from .selection import MODES
@@ -110,12 +112,14 @@ class EarlyStop(Exception):
 class Run:
     """One unlearning run's shared machinery: batches (augmented when ``cfg.augment``, from one seeded
     generator), the model's mode during updates (``cfg.bn_eval``), optimizer steps reported to ``on_step``,
-    and checkpoint selection with early stopping. ``Method.unlearn`` creates it and calls ``finish``."""
+    and checkpoint selection with early stopping. ``Method.unlearn`` creates it and calls ``finish``.
+    A method may attach per-step diagnostics to the next step with ``note``; ``on_step`` then receives them as
+    its ``info`` keyword (it is called with two arguments when there are none)."""
 
     def __init__(self, model, data: UnlearnData, cfg: MethodConfig, on_step=None):
         from .selection import Selector
         self.model, self.data, self.cfg, self.on_step = model, data, cfg, on_step
-        self.step = 0
+        self.step, self.info = 0, {}
         self.generator = torch.Generator().manual_seed(data.seed * 7919 + 101)
         self.selector = Selector(cfg.selection, data, cfg.patience, cfg.select_every)
 
@@ -129,16 +133,24 @@ class Run:
         for m in frozen:
             m.eval()
 
+    def note(self, **info) -> None:
+        """Diagnostics of the step about to be taken (numbers), passed to ``on_step`` with it."""
+        self.info.update(info)
+
     def take_step(self, opt, loss) -> int:
         """One optimizer step on ``loss``; reports it to ``on_step`` and to checkpoint selection, which raises
-        EarlyStop when its patience has run out. Returns the step number."""
+        EarlyStop when its patience has run out (or at ``max_steps``). Returns the step number."""
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
         self.step += 1
+        info, self.info = self.info, {}
         if self.on_step:
-            self.on_step(self.step, self.model)
+            self.on_step(self.step, self.model, info=info) if info else self.on_step(self.step, self.model)
         if self.selector.update(self.step, self.model):
+            raise EarlyStop
+        if self.step == self.cfg.max_steps:
+            self.data.report["stopped_at_max_steps"] = True
             raise EarlyStop
         return self.step
 

@@ -8,6 +8,7 @@ loss of the perturbed images. The weight w grows linearly from w0 to w1 over an 
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import torch
@@ -37,28 +38,68 @@ def pair_forget(z_f: torch.Tensor, n: int) -> torch.Tensor:
     return z_f.repeat((n + len(z_f) - 1) // len(z_f), 1)[:n]
 
 
+OBJECTIVES = ("both", "distance", "task")  # the terms of the sign-step objective (ablations: one term alone)
+
+
+@contextmanager
+def _buffers_kept(model):
+    """Forward passes inside leave BatchNorm's running statistics as they were (for diagnostics in train mode)."""
+    saved = [b.detach().clone() for b in model.buffers()]
+    try:
+        yield
+    finally:
+        with torch.no_grad():
+            for b, v in zip(model.buffers(), saved, strict=True):
+                b.copy_(v)
+
+
 def gli_perturb(model, x, y, x_f, *, perturbation_steps: int, alpha: float, weight: float, task: str, distance_kind: str = "l2",
-                recompute_forget: bool = False, amp: bool = True) -> torch.Tensor:
+                recompute_forget: bool = False, amp: bool = True, objective: str = "both",
+                diagnostics: dict | None = None) -> torch.Tensor:
     """The perturbed retain images clamp(x + eta, 0, 1) with |eta|_inf <= perturbation_steps * alpha.
 
     The forget logits do not depend on eta, so they are computed once (``recompute_forget``
     recomputes them at every step instead: the same result, K more forward passes).
+    ``objective``: "both" (d - w * L_task, GLI), "distance" (d alone) or "task" (-w * L_task alone).
+    ``diagnostics``: a dict to fill with the first sign step taken apart: the retain task loss and the logit
+    distance before and after it (in the mode the steps run in; BatchNorm statistics are not moved by the extra
+    pass this may need) and the share of moved pixels whose sign is the one the distance term alone would give
+    (1.0: the distance decides every pixel; near 0.5: the task term decides about as often).
     The model's mode is the caller's choice; no parameter gradient is accumulated.
     """
+    if objective not in OBJECTIVES:
+        raise ConfigError(f"unknown GLI objective {objective!r}; valid: {', '.join(OBJECTIVES)}.")
+
     def forget_logits():
         with torch.no_grad():
             return pair_forget(forward(model, x_f, amp), len(x))
 
     z_f = None if recompute_forget else forget_logits()
     eta = torch.zeros_like(x)
-    for _ in range(perturbation_steps):
+    for k in range(perturbation_steps):
         eta.requires_grad_(True)
         z = forward(model, (x + eta).clamp(0, 1), amp)
         zf_now = forget_logits() if recompute_forget else z_f
-        objective = distance(z, zf_now, distance_kind) - weight * task_loss(z, y, task)
-        (grad,) = torch.autograd.grad(objective, eta)
+        d, ce = distance(z, zf_now, distance_kind), task_loss(z, y, task)
+        goal = d if objective == "distance" else -weight * ce if objective == "task" else d - weight * ce
+        (grad,) = torch.autograd.grad(goal, eta, retain_graph=diagnostics is not None and k == 0)
+        if diagnostics is not None and k == 0:
+            (g_d,) = torch.autograd.grad(d, eta)
+            moved = grad != 0
+            follows = ((grad.sign() == g_d.sign()) & moved).sum() / moved.sum().clamp(min=1)
+            diagnostics.update(gli_weight=float(weight), task_loss_before=float(ce), distance_before=float(d),
+                               share_following_distance=float(follows))
+        elif diagnostics is not None and k == 1:
+            diagnostics.update(task_loss_after=float(ce), distance_after=float(d))
         eta = (eta.detach() + alpha * grad.sign())
-    return (x + eta.detach()).clamp(0, 1)
+    x_adv = (x + eta.detach()).clamp(0, 1)
+    if diagnostics is not None and perturbation_steps == 1:
+        with torch.no_grad(), _buffers_kept(model):
+            z1 = forward(model, x_adv, amp)
+            zf_now = forget_logits() if recompute_forget else z_f
+            diagnostics.update(task_loss_after=float(task_loss(z1, y, task)),
+                               distance_after=float(distance(z1, zf_now, distance_kind)))
+    return x_adv
 
 
 LABEL = "GLI"  # its name in tables and figures
@@ -67,25 +108,13 @@ POSITION = 9  # its row in tables and figures (the paper's order)
 
 def sign_step_diagnostics(model, x, y, x_f, *, weight: float, alpha: float, task: str, distance_kind: str = "l2",
                           amp: bool = True) -> dict:
-    """One GLI sign step from eta = 0, taken apart (in the model's current mode): the retain task loss and the
-    logit distance to the forget outputs before and after the step, and the share of pixels whose step sign is
-    the one the distance term alone would give (1.0: the distance decides every pixel; near 0.5: the task term
-    decides about as often). Shows whether a step is adversarial (task loss up) or a fine-tuning aid (down)."""
-    with torch.no_grad():
-        z_f = pair_forget(forward(model, x_f, amp), len(x))
-    x0 = x.detach().clone().requires_grad_(True)
-    z = forward(model, x0, amp)
-    d, ce = distance(z, z_f, distance_kind), task_loss(z, y, task)
-    (g_d,) = torch.autograd.grad(d, x0, retain_graph=True)
-    (g_ce,) = torch.autograd.grad(ce, x0)
-    step = (g_d - weight * g_ce).sign()
-    with torch.no_grad():
-        z1 = forward(model, (x + alpha * step).clamp(0, 1), amp)
-        moved = step != 0
-        follows = ((step == g_d.sign()) & moved).sum() / moved.sum().clamp(min=1)
-        return {"task_loss_before": float(ce), "task_loss_after": float(task_loss(z1, y, task)),
-                "distance_before": float(d), "distance_after": float(distance(z1, z_f, distance_kind)),
-                "share_following_distance": float(follows)}
+    """One GLI sign step from eta = 0 taken apart (``gli_perturb``'s diagnostics), in the model's current mode:
+    shows whether a step is adversarial (task loss up) or a fine-tuning aid (down)."""
+    out = {}
+    with _buffers_kept(model):
+        gli_perturb(model, x, y, x_f, perturbation_steps=1, alpha=alpha, weight=weight, task=task,
+                    distance_kind=distance_kind, amp=amp, diagnostics=out)
+    return out
 
 
 # The authors' loop verbatim (Dasol-Choi/Guided_Loss_Increasing, the MUFAC GLI notebook): augmented retain and
@@ -109,6 +138,8 @@ class GLIConfig(MethodConfig):
     first_batch_train: bool = False  # batch 1 in train mode: its forward passes move BatchNorm statistics
     recompute_forget: bool = False  # forget logits recomputed at every sign step (in the model's current mode)
     skip_short_forget: bool = False  # skip a retain batch whose forget batch is shorter than batch_size
+    objective: str = "both"  # the sign step's objective: "both" (GLI), "distance" or "task" alone (ablations)
+    diagnostics: bool = False  # record the first sign step of each batch taken apart (gli_perturb's diagnostics)
 
     def __post_init__(self):
         super().__post_init__()
@@ -116,6 +147,8 @@ class GLIConfig(MethodConfig):
             raise ConfigError(f"unknown GLI distance {self.distance!r}; valid: {', '.join(DISTANCES)}.")
         if self.quirks not in QUIRK_SETS:
             raise ConfigError(f"unknown GLI quirk set {self.quirks!r}; valid: {', '.join(QUIRK_SETS)}.")
+        if self.objective not in OBJECTIVES:
+            raise ConfigError(f"unknown GLI objective {self.objective!r}; valid: {', '.join(OBJECTIVES)}.")
 
     @classmethod
     def for_task(cls, task: str, young: bool = False, **overrides) -> GLIConfig:
@@ -148,9 +181,13 @@ def unlearn(model, data: UnlearnData, cfg: GLIConfig, run: Run):
         # perturbation search: in eval mode so that BatchNorm statistics do not see the forget batch
         # (the authors' first batch runs it in train mode)
         model.train(first_in_train)
+        diagnostics = {} if cfg.diagnostics else None
         x_adv = gli_perturb(model, x, y, xf, perturbation_steps=cfg.perturbation_steps, alpha=cfg.alpha,
                             weight=weight(cfg, b, n_batches), task=data.task, distance_kind=cfg.distance,
-                            recompute_forget=cfg.recompute_forget, amp=data.amp)
+                            recompute_forget=cfg.recompute_forget, amp=data.amp, objective=cfg.objective,
+                            diagnostics=diagnostics)
+        if diagnostics:
+            run.note(batch=b + 1, **diagnostics)
         if first_in_train:
             model.train()
         else:
