@@ -1,5 +1,5 @@
 """Command line: ``python -m gli_helpers COMMAND``, with the commands data-summary, make-synthetic, download,
-train, run, reproduce, bench, compare and export-results."""
+train, run, gli-ablations, reproduce, bench, compare and export-results."""
 
 from __future__ import annotations
 
@@ -98,6 +98,29 @@ def cmd_run(args) -> None:
                             procedure=args.procedure)
     print(f"{exp.bench.name} / {exp.cfg.arch} / preset {args.preset} / seeds {seeds}  (results: {exp.run_dir}/results.csv)")
     print(format_table(summary_table(results)))
+
+
+def cmd_gli_ablations(args) -> None:
+    import pandas as pd
+
+    from . import plots
+    from .experiment import data_config_from_args, overrides_from_args, prepare
+    from .gli_ablations import run_gli_ablations
+    from .paper import authors_gli_trajectory
+    variants = [v.strip() for v in args.variants.split(",") if v.strip()] if args.variants else None
+    exp = prepare(args.benchmark, args.root, args.out, args.preset, args.arch, args.seed, device=args.device,
+                  amp=not args.no_amp, progress=not args.quiet, overrides=overrides_from_args(args),
+                  data=data_config_from_args(args))
+    log = (lambda *a: None) if args.quiet else (lambda msg: print(msg, file=sys.stderr))
+    summary = run_gli_ablations(exp, args.results, variants, args.batches, log=log)
+    traj = pd.read_csv(f"{args.results}/trajectories.csv")
+    authors = authors_gli_trajectory() if exp.bench.spec.paper_task == "MUFAC" else None
+    figure = plots.save(plots.gli_ablation_plot(traj[traj.variant.isin(summary.variant)], authors),
+                        f"{args.results}/gli_ablations.png")
+    cols = ["variant", "selected_step", "step_loss_ratio", "share_following_distance", "test_acc_last", "mia_last",
+            "final_score_selected"]
+    print(summary[cols].to_string(index=False, float_format=lambda v: f"{v:.4f}"))
+    print(f"written: {args.results}/summary.csv, {args.results}/trajectories.csv, {figure}")
 
 
 def reproduce_run_dir(args) -> str:
@@ -219,6 +242,7 @@ def _seeds(args) -> list[int]:
 def main(argv=None) -> int:
     from .config import PRESETS
     from .data import BENCHMARKS
+    from .gli_ablations import VARIANTS
     parser = argparse.ArgumentParser(prog="python -m gli_helpers", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -262,6 +286,15 @@ def main(argv=None) -> int:
                         "BatchNorm trains), authors (checkpoint chosen per step on test/unseen, BatchNorm frozen)")
     p.add_argument("--method-config", help='JSON overrides per method, e.g. \'{"gli": {"perturbation_steps": 3}}\'')
     p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("gli-ablations", help="GLI variants batch by batch from one Original (where the published "
+                                             "GLI number comes from)")
+    add_data_options(p)
+    add_train_options(p)
+    p.add_argument("--results", required=True, help="where trajectories.csv, summary.csv and the figure go")
+    p.add_argument("--variants", help="comma list (default: all): " + ", ".join(VARIANTS))
+    p.add_argument("--batches", type=int, default=45, help="optimizer steps per variant (default 45)")
+    p.set_defaults(func=cmd_gli_ablations)
 
     p = sub.add_parser("reproduce", help="execute notebooks 01-06 with papermill into the run folder")
     p.add_argument("--benchmark", default="synthetic-mufac", choices=BENCHMARKS)

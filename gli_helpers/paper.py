@@ -29,6 +29,14 @@ def paper_distance_ablation() -> pd.DataFrame:
     return _read("paper_distance_ablation.csv")
 
 
+def authors_gli_trajectory() -> pd.DataFrame:
+    """The authors' stored GLI run on MUFAC (128 px), batch by batch, read from their notebook's printed outputs by
+    scripts/authors_gli_trajectory.py: test and unseen accuracy, MIA, final score, the task weight, and the logit
+    MSE and retain cross-entropy before/after the first sign step. Batch 0 is the Original; batch 24 was skipped
+    (its forget batch was short)."""
+    return _read("authors_gli_mufac_trajectory.csv")
+
+
 def audit_final_scores(tol: float = 6e-4) -> pd.DataFrame:
     """Recompute every published final score from its accuracy and forgetting score.
 

@@ -169,3 +169,36 @@ def procedure_plot(results: pd.DataFrame, metric: str = "final_score"):
     ax.legend(title="procedure", frameon=False)
     fig.tight_layout()
     return fig
+
+
+ABLATION_PANELS = {"test_acc": "test accuracy", "mia": "MIA accuracy",
+                   "task_loss_before": "retain CE before the sign step", "distance_ratio": "logit distance after / before step"}
+
+
+def gli_ablation_plot(traj: pd.DataFrame, authors: pd.DataFrame | None = None, panels=tuple(ABLATION_PANELS)):
+    """GLI variants batch by batch (``gli_ablations.run_gli_ablations``'s trajectories), one line per variant,
+    beside the authors' stored run (black, dashed; ``paper.authors_gli_trajectory``). Batch 0 is the Original."""
+    use_style()
+
+    def prepared(t):
+        t = t.copy()
+        t["batch"] = t["batch"].fillna(0) if "step" not in t else t["batch"].where(t["step"] > 0, 0)
+        t["distance_ratio"] = t["distance_after"] / t["distance_before"]
+        return t.sort_values("batch")
+
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.4 * len(panels), 3.6))
+    variants = list(dict.fromkeys(traj.variant))
+    colors = dict(zip(variants, sns.color_palette("tab10", len(variants)), strict=True))
+    ours = prepared(traj)
+    theirs = prepared(authors) if authors is not None else None
+    for ax, key in zip(np.atleast_1d(axes), panels, strict=True):
+        for v in variants:
+            d = ours[ours.variant == v].dropna(subset=[key])
+            ax.plot(d.batch, d[key], color=colors[v], lw=1.5, label=v)
+        if theirs is not None:
+            d = theirs.dropna(subset=[key])
+            ax.plot(d.batch, d[key], color="black", ls="--", lw=1.8, label="authors' stored run (128 px)")
+        ax.set(xlabel="batch", ylabel=ABLATION_PANELS.get(key, key))
+    np.atleast_1d(axes)[-1].legend(loc="center left", bbox_to_anchor=(1.02, 0.5), frameon=False)
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,131 @@
+"""Where the published GLI number comes from: GLI variants run batch by batch from one Original model.
+
+Each variant starts from the same Original and seed, runs the first ``batches`` optimizer steps without
+checkpoint selection, and records after every batch the metrics, each split's mean loss, and the first sign
+step taken apart (GLI's ``diagnostics``). The authors' own selection (the best final score on test and unseen,
+patience 3) is then read off each trajectory, so one run shows both the path and what that rule would keep.
+Written to ``out``: trajectories.csv (a ``variant`` column), summary.csv, configs/<variant>.json; a variant whose
+configuration, recipe and data are unchanged is reused, so an interrupted call resumes.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .errors import ConfigError
+from .io import read_json, write_csv_atomic, write_json_atomic
+from .runner import run_method, unlearn_data
+from .unlearning import default_config
+
+# name -> GLI settings on top of the authors' loop (quirks="authors"); "honest" is the package's default GLI
+VARIANTS = {
+    "authors": {},
+    "authors_batch1_eval": {"first_batch_train": False},
+    "distance_only": {"objective": "distance"},
+    "task_only": {"objective": "task"},
+    "alpha_0.02": {"alpha": 0.02},
+    "alpha_0.04": {"alpha": 0.04},
+    "honest": {"quirks": "none", "bn_eval": False},
+}
+SUMMARY_AT = ("test_acc", "mia", "final_score", "retain_acc", "forget_acc", "retain_loss", "forget_loss", "test_loss",
+              "unseen_loss")
+
+
+def variant_config(name: str, settings: dict, task: str, binary: bool, batches: int):
+    """GLI in the authors' loop with ``settings``, no checkpoint selection, diagnostics on, ``batches`` steps."""
+    base = {} if settings.get("quirks") == "none" else {"quirks": "authors"}
+    return default_config("gli", task, binary, **{**base, **settings, "selection": "none", "diagnostics": True,
+                                                   "max_steps": batches})
+
+
+def paper_selection(traj: pd.DataFrame, patience: int = 3) -> int:
+    """The step the authors' rule keeps: after every batch the final score on test/unseen; the best so far is
+    kept and the run stops after ``patience`` batches without a gain (the Original, step 0, is not a candidate)."""
+    best, best_step, bad = -np.inf, 0, 0
+    for step, score in traj.loc[traj.step > 0, ["step", "final_score"]].itertuples(index=False):
+        if score > best:
+            best, best_step, bad = score, int(step), 0
+        else:
+            bad += 1
+            if bad >= patience:
+                break
+    return best_step
+
+
+def summarize(traj: pd.DataFrame, retrained: dict | None = None) -> pd.DataFrame:
+    """Per variant: the metrics at the start, after the last batch and at the authors' selection; the median
+    ratio of the retain task loss after/before the first sign step (> 1: the step is adversarial) and the mean
+    share of pixels the distance term decides; with ``retrained``, the last batch's gaps to the Retrained model."""
+    rows = []
+    for name, t in traj.groupby("variant", sort=False):
+        t = t.sort_values("step")
+        pick = paper_selection(t)
+        start, last, chosen = (t[t.step == s].iloc[0] for s in (0, t.step.max(), pick))
+        steps = t[t.step > 0]
+        row = {"variant": name, "batches": int(t.step.max()), "selected_step": pick,
+               "step_loss_ratio": float(np.median(steps.task_loss_after / steps.task_loss_before)),
+               "share_following_distance": float(steps.share_following_distance.mean()),
+               "distance_ratio": float(np.median(steps.distance_after / steps.distance_before))}
+        for k in SUMMARY_AT:
+            row |= {f"{k}_start": start[k], f"{k}_last": last[k], f"{k}_selected": chosen[k]}
+        for k in ("test_acc", "retain_acc", "forget_acc", "mia"):
+            if retrained and k in retrained:
+                row[f"{k}_gap_last"] = last[k] - retrained[k]
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def run_gli_ablations(exp, out, variants: list[str] | None = None, batches: int = 45, log=print) -> pd.DataFrame:
+    """Run each variant (default: all of VARIANTS) from ``exp``'s Original model (trained or reused in its run
+    folder) for ``batches`` steps; write trajectories.csv, summary.csv and the configurations to ``out``."""
+    names = list(VARIANTS) if variants is None else variants
+    unknown = [n for n in names if n not in VARIANTS]
+    if unknown:
+        raise ConfigError(f"unknown GLI variant(s) {unknown}; valid: {', '.join(VARIANTS)}.")
+    if batches < 1:
+        raise ConfigError(f"--batches must be at least 1, got {batches}.")
+    b = exp.bench
+    configs = {n: variant_config(n, VARIANTS[n], b.task, b.spec.binary, batches) for n in names}  # checked first
+    out = Path(out)
+    original, m_orig = exp.reference("original")
+    _, m_retr = exp.reference("retrained")
+    seed = exp.cfg.seed
+    common = {"benchmark": b.name, "task": b.task, "arch": exp.cfg.arch, "seed": seed, "procedure": "ablation",
+              "preset": "", "data_fingerprint": b.fingerprint("train")}
+    splits = unlearn_data(exp, seed)
+    path_traj = out / "trajectories.csv"
+    done = pd.read_csv(path_traj) if path_traj.exists() else pd.DataFrame(columns=["variant"])
+    for name, cfg in configs.items():
+        path = out / "configs" / f"{name}.json"
+        record = {"variant": name, "settings": VARIANTS[name], "method_config": cfg.to_dict(),
+                  "train_config": exp.cfg.to_dict(), "data_config": b.data_config, "data_fingerprint":
+                  common["data_fingerprint"], "original_metrics": _plain(m_orig), "retrained_metrics": _plain(m_retr)}
+        if path.is_file() and (name == done.variant).any() and _same(read_json(path), record):
+            log(f"{name}: reused")
+            continue
+        row, traj_rows, rec = run_method(exp, "gli", cfg, original, m_retr, splits, common, trajectory_every=1)
+        t = pd.DataFrame(traj_rows).assign(variant=name)
+        done = pd.concat([done[done.variant != name], t], ignore_index=True)
+        write_csv_atomic(path_traj, done)
+        write_json_atomic(path, {**record, "report": rec["report"], "unlearn_seconds": rec["unlearn_seconds"],
+                                 "final_metrics": _plain(rec["metrics"])})
+        log(f"{name}: {len(t) - 1} batches, test_acc {row['test_acc']:.4f} mia {row['mia']:.4f} "
+            f"({rec['unlearn_seconds']:.0f} s)")
+    traj = done[done.variant.isin(names)]
+    summary = summarize(traj, _plain(m_retr))
+    write_csv_atomic(out / "summary.csv", summary)
+    return summary
+
+
+def _plain(metrics: dict) -> dict:
+    return {k: v for k, v in metrics.items() if isinstance(v, (int, float, str, bool)) and k != "reused"}
+
+
+def _same(old: dict, new: dict) -> bool:
+    keys = ("settings", "method_config", "train_config", "data_config", "data_fingerprint")
+    return json.dumps([old.get(k) for k in keys], sort_keys=True) == json.dumps([new.get(k) for k in keys], sort_keys=True)
+

@@ -1,0 +1,65 @@
+"""GLI variants batch by batch (the gli-ablations command), the authors' selection read off a trajectory, and the
+authors' stored run shipped as package data."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from gli_helpers.gli_ablations import paper_selection, variant_config
+from gli_helpers.paper import authors_gli_trajectory
+
+
+def test_paper_selection_keeps_the_best_batch_and_stops_after_patience():
+    scores = [0.50, 0.60, 0.62, 0.61, 0.63, 0.62, 0.62, 0.61, 0.90]  # step 0 is the Original
+    traj = pd.DataFrame({"step": range(len(scores)), "final_score": scores})
+    assert paper_selection(traj) == 4  # 0.63; three batches without gain stop it before 0.90
+    assert paper_selection(traj, patience=10) == 8
+    original_best = pd.DataFrame({"step": [0, 1, 2], "final_score": [0.9, 0.5, 0.4]})
+    assert paper_selection(original_best) == 1  # the Original is not a candidate
+
+
+def test_variants_are_the_authors_loop_with_one_change():
+    authors = variant_config("authors", {}, "multiclass", False, 45)
+    assert (authors.quirks, authors.first_batch_train, authors.bn_eval, authors.selection, authors.max_steps,
+            authors.diagnostics) == ("authors", True, True, "none", 45, True)
+    assert variant_config("x", {"first_batch_train": False}, "multiclass", False, 45).first_batch_train is False
+    honest = variant_config("honest", {"quirks": "none", "bn_eval": False}, "multiclass", False, 45)
+    assert (honest.quirks, honest.bn_eval, honest.first_batch_train, honest.recompute_forget) == ("none", False, False, False)
+
+
+def test_authors_stored_run_is_consistent_with_its_own_final_score():
+    t = authors_gli_trajectory()
+    assert t.batch.iloc[0] == 0 and 24 not in set(t.batch) and t.batch.max() == 41  # batch 24 skipped, stop at 41
+    recomputed = (t.test_acc + 1 - 2 * (t.mia - 0.5).abs()) / 2
+    assert np.allclose(recomputed, t.final_score, atol=1e-6)
+    b2 = t.set_index("batch").loc[2]
+    assert b2.task_loss_after / b2.task_loss_before > 10 and b2.distance_after > 3 * b2.distance_before
+    assert t.set_index("batch").loc[38, "mia"] == pytest.approx(0.4993, abs=1e-4)
+
+
+def test_gli_ablations_command_runs_resumes_and_refuses_bad_input(tmp_path, small_mufac, cache_dir):
+    base = [sys.executable, "-m", "gli_helpers", "gli-ablations", "--benchmark", "synthetic-mufac", "--root",
+            str(small_mufac), "--preset", "smoke", "--epochs", "2", "--cache-dir", str(cache_dir), "--quiet",
+            "--out", str(tmp_path / "run"), "--results", str(tmp_path / "abl")]
+    bad = subprocess.run([*base, "--variants", "authors,nope"], capture_output=True, text=True)
+    assert bad.returncode == 2 and "unknown GLI variant" in bad.stderr and not (tmp_path / "run").exists()
+    res = subprocess.run([*base, "--variants", "authors,distance_only,honest", "--batches", "2"],
+                         capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+    summary = pd.read_csv(tmp_path / "abl" / "summary.csv")
+    assert list(summary.variant) == ["authors", "distance_only", "honest"] and (summary.batches == 2).all()
+    traj = pd.read_csv(tmp_path / "abl" / "trajectories.csv")
+    assert traj.groupby("variant").step.apply(list).to_dict() == {v: [0, 1, 2] for v in summary.variant}
+    steps = traj[traj.step > 0]
+    assert steps[["task_loss_before", "distance_before", "share_following_distance"]].notna().all().all()
+    assert (steps[steps.variant == "distance_only"].share_following_distance == 1.0).all()
+    assert (tmp_path / "abl" / "gli_ablations.png").stat().st_size > 10_000
+    loud = [a for a in base if a != "--quiet"]
+    again = subprocess.run([*loud, "--variants", "authors", "--batches", "2"], capture_output=True, text=True)
+    assert again.returncode == 0 and "authors: reused" in again.stderr
+    assert len(pd.read_csv(tmp_path / "abl" / "trajectories.csv")) == len(traj)  # nothing lost or doubled
