@@ -1,5 +1,5 @@
 """Command line: ``python -m gli_helpers COMMAND``, with the commands data-summary, make-synthetic, download,
-train, run, gli-ablations, reproduce, bench, compare and export-results."""
+train, run, audit, gli-ablations, reproduce, bench, compare and export-results."""
 
 from __future__ import annotations
 
@@ -121,6 +121,20 @@ def cmd_gli_ablations(args) -> None:
             "final_score_selected"]
     print(summary[cols].to_string(index=False, float_format=lambda v: f"{v:.4f}"))
     print(f"written: {args.results}/summary.csv, {args.results}/trajectories.csv, {figure}")
+
+
+def cmd_audit(args) -> None:
+    from .audit import run_audit
+    from .experiment import data_config_from_args, overrides_from_args, prepare
+    from .unlearning import parse_methods
+    exp = prepare(args.benchmark, args.root, args.out, args.preset, args.arch, 0, device=args.device,
+                  amp=not args.no_amp, progress=not args.quiet, overrides=overrides_from_args(args),
+                  data=data_config_from_args(args))
+    log = (lambda *a: None) if args.quiet else (lambda msg: print(msg, file=sys.stderr))
+    table = run_audit(exp, parse_methods(args.methods), args.models, log=log)
+    cols = ["method", "n_models", "f", "f_half", "final_score_competition", "attack_acc", "attack_auc", "forgetting_score"]
+    print(table[cols].to_string(index=False, float_format=lambda v: f"{v:.4f}"))
+    print(f"written: {exp.run_dir}/audit.csv, {exp.run_dir}/audit_examples.csv")
 
 
 def reproduce_run_dir(args) -> str:
@@ -286,6 +300,14 @@ def main(argv=None) -> int:
                         "BatchNorm trains), authors (checkpoint chosen per step on test/unseen, BatchNorm frozen)")
     p.add_argument("--method-config", help='JSON overrides per method, e.g. \'{"gli": {"perturbation_steps": 3}}\'')
     p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("audit", help="per-example audit: N Retrained models and N runs per method from one Original; "
+                                     "F, the competition score and a LiRA-style attack")
+    add_data_options(p)
+    add_train_options(p)
+    p.add_argument("--methods", default="gli", help="all, ablation, or a comma list (default gli)")
+    p.add_argument("--models", type=int, required=True, help="N: Retrained models and runs per method (at least 2)")
+    p.set_defaults(func=cmd_audit)
 
     p = sub.add_parser("gli-ablations", help="GLI variants batch by batch from one Original (where the published "
                                              "GLI number comes from)")

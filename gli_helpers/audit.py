@@ -1,0 +1,186 @@
+"""The per-example audit (``python -m gli_helpers audit``): N Retrained models (seeds 0..N-1) and, per method, N
+unlearning runs from one shared Original (seed 0, unlearning seeds 0..N-1); the logit-scaled confidence of every
+forget example under every model; then F, the competition's final score and a held-out LiRA-style attack per
+method (audit_metrics).
+
+Each (model, seed) is one unit of work, written at once to ``<run>/audit_units/<name>-seed<S>.json`` (confidences,
+accuracies, the population MIA, its configuration) and reused when its configuration and data are unchanged, so
+an audit resumes where it stopped and a larger N reuses the smaller one's units. Reference models live in the run
+folder as for ``run`` and are shared with it.
+
+Rows that make the numbers readable: ``original`` (the Original as its own N "unlearned" models: the floor) and
+``retrained_vs_retrained`` (the Retrained models split in two halves: the best F reachable with N/2 models); each
+method is also scored at N/2 (``f_half``: its first N/2 runs against the first N/2 Retrained models), the number
+to set beside that row. F from different N are never comparable: every row carries its N.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from .audit_metrics import competition_score, forgetting_quality, lira, logit_scaled_confidence
+from .errors import ConfigError, GLIError
+from .io import read_json, write_csv_atomic, write_json_atomic
+from .metrics import metrics_from_logits, predict
+from .runner import unlearn_data
+from .unlearning import REFERENCES, default_config, get_method
+
+AUDIT_COLUMNS = ["benchmark", "arch", "method", "n_models", "f", "final_score_competition", "f_half", "n_half",
+                 "attack_acc", "attack_auc", "tpr_at_1pct_fpr", "retain_acc", "test_acc", "retain_acc_retrained",
+                 "test_acc_retrained", "mia", "forgetting_score", "median_epsilon", "share_epsilon_capped",
+                 "seconds", "method_config"]
+
+
+def unit_path(run_dir: Path, name: str, seed: int) -> Path:
+    return Path(run_dir) / "audit_units" / f"{name}-seed{seed}.json"
+
+
+def _score(model, exp, seed: int) -> dict:
+    """Confidences of the forget examples, retain/test accuracy and the population MIA of one model."""
+    b = exp.bench
+    logits = {k: predict(model, b.splits[k], exp.device, exp.cfg.eval_batch_size, exp.amp)
+              for k in ("forget", "retain", "test", "unseen")}
+    m = metrics_from_logits(logits, {k: b.splits[k].labels for k in logits}, b.task, seed)
+    conf = logit_scaled_confidence(logits["forget"].numpy(), b.forget.labels.numpy(), b.task)
+    return {"forget_conf": conf.tolist(), **{k: m[k] for k in ("retain_acc", "test_acc", "mia", "forgetting_score")}}
+
+
+def _identity(exp) -> dict:
+    return {"benchmark": exp.bench.name, "train_config": {**exp.cfg.to_dict(), "seed": None},
+            "data_fingerprint": exp.bench.fingerprint("train"), "forget_fingerprint": exp.bench.fingerprint("forget")}
+
+
+def check_run_folder(exp) -> None:
+    """The run folder's audit.json must describe this benchmark, recipe and data (else: a clear error, nothing
+    touched); a new folder gets one."""
+    path = Path(exp.run_dir) / "audit.json"
+    ident = _identity(exp)
+    if path.is_file():
+        old = read_json(path)
+        if old != ident:
+            diff = sorted(k for k in ident if old.get(k) != ident[k])
+            raise ConfigError(f"{exp.run_dir} holds an audit of another configuration (differs in {', '.join(diff)}); "
+                              f"give another --out, or the same benchmark, preset and data options.")
+    else:
+        write_json_atomic(path, ident)
+
+
+def _unit(exp, name: str, seed: int, method_config: dict | None, make_model, log) -> dict:
+    path = unit_path(exp.run_dir, name, seed)
+    ident = {**_identity(exp), "name": name, "seed": seed, "method_config": method_config}
+    if path.is_file():
+        rec = read_json(path)
+        if {k: rec.get(k) for k in ident} == ident:
+            return rec
+    start = time.perf_counter()
+    try:
+        model = make_model()
+    except GLIError:
+        raise
+    except Exception as exc:  # a method that fails on one seed: say which; every finished unit stays on disk
+        raise GLIError(f"audit unit {name} seed {seed} failed: {type(exc).__name__}: {exc}. The finished units are "
+                       f"kept in {path.parent}; fix the cause and run the same command again to resume.") from exc
+    rec = {**ident, **_score(model, exp, seed), "seconds": time.perf_counter() - start}
+    write_json_atomic(path, rec)
+    log(f"audit unit {name} seed {seed}: retain {rec['retain_acc']:.4f} test {rec['test_acc']:.4f}")
+    return rec
+
+
+def collect(exp, methods: list[str], n_models: int, log=print) -> dict[str, list[dict]]:
+    """Every unit of the audit (trained, run or reused): {name: [unit per seed]}, names 'retrained', 'original'
+    and the methods."""
+    if n_models < 2:
+        raise ConfigError(f"--models must be at least 2 (two groups of models to compare), got {n_models}.")
+    bad = [m for m in methods if m in REFERENCES]
+    if bad:
+        raise ConfigError(f"the audit runs unlearning methods; {bad} are its reference rows already.")
+    b = exp.bench
+    configs = {m: default_config(m, b.task, b.spec.binary, selection="none") for m in methods}  # checked first
+    Path(exp.run_dir).mkdir(parents=True, exist_ok=True)
+    check_run_folder(exp)
+    exp0 = dataclasses.replace(exp, cfg=dataclasses.replace(exp.cfg, seed=0))
+    units = {"retrained": [], "original": []}
+    for s in range(n_models):
+        exp_s = dataclasses.replace(exp, cfg=dataclasses.replace(exp.cfg, seed=s))
+        units["retrained"].append(_unit(exp, "retrained", s, None, lambda e=exp_s: e.reference("retrained")[0], log))
+    original = exp0.reference("original")[0]
+    orig = _unit(exp, "original", 0, None, lambda: original, log)
+    units["original"] = [orig] * n_models  # one model: no unlearning, the same scores N times
+    for m, cfg in configs.items():
+        units[m] = []
+        for s in range(n_models):
+            def run(m=m, cfg=cfg, s=s):
+                torch.manual_seed(s)
+                return get_method(m).unlearn(copy.deepcopy(original), unlearn_data(exp0, s), cfg)
+            units[m].append(_unit(exp, m, s, cfg.to_dict(), run, log))
+    return units
+
+
+def _conf(units: list[dict]) -> np.ndarray:
+    return np.array([u["forget_conf"] for u in units])
+
+
+def summarize(units: dict[str, list[dict]], benchmark: str, arch: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(audit rows per method, per-example rows per method and forget example)."""
+    retr = units["retrained"]
+    n = len(retr)
+    half = n // 2
+    r_conf = _conf(retr)
+    ra_r, ta_r = np.mean([u["retain_acc"] for u in retr]), np.mean([u["test_acc"] for u in retr])
+    rows, examples = [], []
+
+    def row(name, group, u_conf, ref_conf, config=None):
+        f, eps, h = forgetting_quality(u_conf, ref_conf)
+        ra_u, ta_u = np.mean([u["retain_acc"] for u in group]), np.mean([u["test_acc"] for u in group])
+        attack = lira(u_conf, ref_conf) if len(u_conf) >= 3 else {"attack_acc": np.nan, "attack_auc": np.nan,
+                                                                    "tpr_at_1pct_fpr": np.nan, "example_gap": np.nan}
+        at_half = half >= 2 and name != "retrained_vs_retrained"  # that row is at N/2 already
+        f_half = forgetting_quality(u_conf[:half], ref_conf[:half])[0] if at_half else np.nan
+        rows.append({"benchmark": benchmark, "arch": arch, "method": name, "n_models": len(u_conf), "f": f,
+                     "final_score_competition": competition_score(f, ra_u, ra_r, ta_u, ta_r), "f_half": f_half,
+                     "n_half": half, **{k: attack[k] for k in ("attack_acc", "attack_auc", "tpr_at_1pct_fpr")},
+                     "retain_acc": ra_u, "test_acc": ta_u, "retain_acc_retrained": ra_r, "test_acc_retrained": ta_r,
+                     "mia": np.mean([u["mia"] for u in group]),
+                     "forgetting_score": np.mean([u["forgetting_score"] for u in group]),
+                     "median_epsilon": float(np.median(eps)), "share_epsilon_capped": float((eps >= 50).mean()),
+                     "seconds": float(sum(u.get("seconds", 0.0) for u in {id(u): u for u in group}.values())),
+                     "method_config": "" if config is None else json.dumps(config, sort_keys=True)})
+        examples.append(pd.DataFrame({"method": name, "n_models": len(u_conf), "example": np.arange(u_conf.shape[1]),
+                                      "epsilon": eps, "h": h, "lira_gap": attack["example_gap"],
+                                      "conf_unlearned": u_conf.mean(0), "conf_reference": ref_conf.mean(0)}))
+
+    row("original", units["original"], _conf(units["original"]), r_conf)
+    if half >= 2:
+        row("retrained_vs_retrained", retr[half:2 * half], r_conf[half:2 * half], r_conf[:half])
+    for name, group in units.items():
+        if name not in ("retrained", "original"):
+            row(name, group, _conf(group), r_conf, group[0]["method_config"])
+    return pd.DataFrame(rows, columns=AUDIT_COLUMNS), pd.concat(examples, ignore_index=True)
+
+
+def run_audit(exp, methods: list[str], n_models: int, log=print) -> pd.DataFrame:
+    """Collect every unit, then write audit.csv and audit_examples.csv to the run folder; returns the audit rows."""
+    units = collect(exp, methods, n_models, log)
+    table, examples = summarize(units, exp.bench.name, exp.cfg.arch)
+    out = Path(exp.run_dir)
+    write_csv_atomic(out / "audit.csv", _merged(out / "audit.csv", table))
+    write_csv_atomic(out / "audit_examples.csv", _merged(out / "audit_examples.csv", examples))
+    return table
+
+
+def _merged(path: Path, new: pd.DataFrame) -> pd.DataFrame:
+    """``new`` plus the rows of an earlier call for other (method, N): an audit of fewer methods loses nothing."""
+    if not path.is_file():
+        return new
+    old = pd.read_csv(path)
+    keys = ["method", "n_models"]
+    stale = old.set_index(keys).index.isin(new.set_index(keys).index)
+    return pd.concat([old[~stale], new], ignore_index=True)
