@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from .audit_metrics import competition_score, forgetting_quality, lira, logit_scaled_confidence
+from .audit_metrics import bootstrap_intervals, competition_score, forgetting_quality, lira, logit_scaled_confidence
 from .errors import ConfigError, GLIError
 from .io import read_json, write_csv_atomic, write_json_atomic
 from .metrics import metrics_from_logits, predict
@@ -164,6 +164,21 @@ def summarize(units: dict[str, list[dict]], benchmark: str, arch: str) -> tuple[
         if name not in ("retrained", "original"):
             row(name, group, _conf(group), r_conf, group[0]["method_config"])
     return pd.DataFrame(rows, columns=AUDIT_COLUMNS), pd.concat(examples, ignore_index=True)
+
+
+def with_intervals(units: dict[str, list[dict]], table: pd.DataFrame, examples: pd.DataFrame, samples: int = 200,
+                   seed: int = 0) -> pd.DataFrame:
+    """``table`` with bootstrap intervals over forget examples for F and the attack's accuracy (f_lo, f_hi,
+    attack_acc_lo, attack_acc_hi), each row's groups of models as in ``summarize``."""
+    r = _conf(units["retrained"])
+    half = len(r) // 2
+    rows = []
+    for _, row in table.iterrows():
+        m = row.method
+        u, ref = (r[half:2 * half], r[:half]) if m == "retrained_vs_retrained" else (_conf(units[m]), r)
+        h = examples[(examples.method == m) & (examples.n_models == row.n_models)].sort_values("example").h.to_numpy()
+        rows.append({**row.to_dict(), **bootstrap_intervals(u, ref, h, samples, seed)})
+    return pd.DataFrame(rows)
 
 
 def run_audit(exp, methods: list[str], n_models: int, log=print) -> pd.DataFrame:

@@ -159,3 +159,21 @@ def _roc_summary(scores: np.ndarray, member: np.ndarray, low_fpr: float = 0.01) 
     auc = float(np.trapezoid(tpr, fpr))
     tpr_low = float(tpr[fpr <= low_fpr].max())
     return acc, auc, tpr_low
+
+
+def bootstrap_intervals(unlearned: np.ndarray, retrained: np.ndarray, h: np.ndarray, samples: int = 200,
+                        seed: int = 0, level: float = 0.95) -> dict:
+    """Percentile intervals of F and of the attack's accuracy over forget examples resampled with replacement
+    (the models stay fixed): {f_lo, f_hi, attack_acc_lo, attack_acc_hi}. ``h``: the H of each example."""
+    rng = np.random.default_rng(seed)
+    n_examples = len(h)
+    fs, accs = [], []
+    for _ in range(samples):
+        idx = rng.integers(0, n_examples, n_examples)
+        fs.append(h[idx].mean())
+        if unlearned.shape[0] >= 3:
+            accs.append(lira(unlearned[:, idx], retrained[:, idx])["attack_acc"])
+    q = [(1 - level) / 2 * 100, (1 + level) / 2 * 100]
+    f_lo, f_hi = np.percentile(fs, q)
+    acc_lo, acc_hi = np.percentile(accs, q) if accs else (np.nan, np.nan)
+    return {"f_lo": float(f_lo), "f_hi": float(f_hi), "attack_acc_lo": float(acc_lo), "attack_acc_hi": float(acc_hi)}

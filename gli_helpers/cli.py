@@ -318,7 +318,7 @@ def main(argv=None) -> int:
     p.add_argument("--batches", type=int, default=45, help="optimizer steps per variant (default 45)")
     p.set_defaults(func=cmd_gli_ablations)
 
-    p = sub.add_parser("reproduce", help="execute notebooks 01-06 with papermill into the run folder")
+    p = sub.add_parser("reproduce", help="execute notebooks 01-07 with papermill into the run folder")
     p.add_argument("--benchmark", default="synthetic-mufac", choices=BENCHMARKS)
     p.add_argument("--root", default="data/synthetic-mufac")
     p.add_argument("--preset", default="cpu", choices=PRESETS)

@@ -101,23 +101,63 @@ def trajectory_plot(traj: pd.DataFrame, references: pd.DataFrame | None = None,
     return fig
 
 
-def face_pairs(original, perturbed, titles=None, amplify: float = 10.0):
-    """Rows: original, GLI-perturbed, and the difference amplified around grey. Tensors (N, 3, H, W) in [0, 1]."""
+def face_rows(rows: dict, titles=None):
+    """One row of images per entry of ``rows`` (name -> tensor (N, 3, H, W) in [0, 1]), the name on the left."""
     use_style()
-    n = len(original)
-    fig, axes = plt.subplots(3, n, figsize=(1.9 * n, 6.0), squeeze=False)
-    diff = ((perturbed - original) * amplify + 0.5).clamp(0, 1)
-    for i in range(n):
-        for r, (img, name) in enumerate(((original, "original"), (perturbed, "GLI-perturbed"),
-                                         (diff, f"difference x{amplify:g}"))):
+    n = len(next(iter(rows.values())))
+    fig, axes = plt.subplots(len(rows), n, figsize=(1.9 * n, 2.0 * len(rows)), squeeze=False)
+    for r, (name, images) in enumerate(rows.items()):
+        for i in range(n):
             ax = axes[r][i]
-            ax.imshow(img[i].permute(1, 2, 0).cpu().numpy(), interpolation="nearest")
+            ax.imshow(images[i].permute(1, 2, 0).cpu().numpy(), interpolation="nearest")
             ax.set_xticks([])
             ax.set_yticks([])
             if i == 0:
                 ax.set_ylabel(name)
             if r == 0 and titles:
                 ax.set_title(titles[i], fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def face_pairs(original, perturbed, titles=None, amplify: float = 10.0):
+    """Rows: original, GLI-perturbed, and the difference amplified around grey. Tensors (N, 3, H, W) in [0, 1]."""
+    diff = ((perturbed - original) * amplify + 0.5).clamp(0, 1)
+    return face_rows({"original": original, "GLI-perturbed": perturbed, f"difference x{amplify:g}": diff}, titles)
+
+
+def audit_intervals_plot(table: pd.DataFrame):
+    """F and the attack's accuracy per method with their bootstrap intervals over forget examples
+    (columns f, f_lo, f_hi, attack_acc, attack_acc_lo, attack_acc_hi; one row per method, N in the labels)."""
+    use_style()
+    fig, axes = plt.subplots(1, 2, figsize=(max(8, 1.6 * len(table)), 3.8))
+    names = [f"{label(m)}\n(N={n})" for m, n in zip(table.method, table.n_models, strict=True)]
+    for ax, key, ylabel in ((axes[0], "f", "forgetting quality F (higher: closer to retraining)"),
+                            (axes[1], "attack_acc", "per-example attack accuracy (0.5: cannot tell)")):
+        x = np.arange(len(table))
+        err = np.vstack([table[key] - table[f"{key}_lo"], table[f"{key}_hi"] - table[key]])
+        ax.bar(x, table[key], color=sns.color_palette("tab10", len(table)), alpha=0.7)
+        ax.errorbar(x, table[key], yerr=np.nan_to_num(err), fmt="none", color="black", capsize=3)
+        ax.set_xticks(x, names, rotation=30, fontsize=8)
+        ax.set(ylabel=ylabel)
+    axes[1].axhline(0.5, color="grey", ls="--", lw=1)
+    fig.tight_layout()
+    return fig
+
+
+def epsilon_histograms(examples: pd.DataFrame, cap: float = 50.0):
+    """The per-example epsilon of each method (capped values shown in the last bin)."""
+    use_style()
+    methods = list(dict.fromkeys(examples.method))
+    fig, axes = plt.subplots(1, len(methods), figsize=(3.2 * len(methods), 3.2), sharey=True, squeeze=False)
+    finite = examples.epsilon[examples.epsilon < cap]
+    top = float(finite.max()) + 0.5 if len(finite) else 1.0
+    bins = np.linspace(0, top + 0.5, 20)
+    for ax, m in zip(axes[0], methods, strict=True):
+        e = examples[examples.method == m].epsilon.clip(upper=top + 0.25)
+        ax.hist(e, bins=bins, color="tab:blue", alpha=0.8)
+        ax.set(title=label(m), xlabel="epsilon (capped: last bin)")
+    axes[0][0].set_ylabel("forget examples")
     fig.tight_layout()
     return fig
 

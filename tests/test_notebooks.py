@@ -18,7 +18,7 @@ from .conftest import REPO
 COMMON = {"BENCHMARK", "DATA_ROOT", "ARCHS", "PRESET", "SEEDS", "RUN_DIR", "FIG_DIR", "DEVICE", "CACHE_DIR",
           "PROGRESS"}
 NAMES = ["01_train_models", "02_unlearning_benchmark", "03_distance_loss_ablation", "04_gli_images",
-         "05_sota_trajectories", "06_paper_audit"]
+         "05_sota_trajectories", "06_paper_audit", "07_per_example_audit"]
 
 
 def test_all_notebooks_present():
@@ -46,7 +46,8 @@ def executed(tmp_path_factory, small_mufac, small_mucac, cache_dir):
     params = {"BENCHMARK": "synthetic-mufac", "DATA_ROOT": str(small_mufac), "PRESET": "smoke", "SEEDS": [0, 1],
               "RUN_DIR": str(run), "FIG_DIR": str(figs), "CACHE_DIR": str(cache_dir), "PROGRESS": False,
               "MULTILABEL_ROOT": str(small_mucac), "MULTILABEL_RUN_DIR": str(run.parent / "run-mucac"),
-              "INTERACTIVE": True, "N_IMAGES": 4, "TRAJECTORY_EVERY": 2, "PROCEDURES": ["default", "authors"]}
+              "INTERACTIVE": True, "N_IMAGES": 4, "TRAJECTORY_EVERY": 2, "PROCEDURES": ["default", "authors"],
+              "AUDIT_METHODS": "gli,neggrad", "N_MODELS": 6, "BOOTSTRAP": 50, "N_FACES": 3}
     for path in notebooks():
         assert set(params) & set(declared_parameters(path)) >= COMMON - {"DEVICE", "ARCHS"}
     done = reproduce(params, run, progress=False, log=lambda m: None)
@@ -145,3 +146,16 @@ def test_06_audit(executed):
     assert (~a.consistent).sum() == 24
     claims = pd.read_csv(run / "06_claims.csv")
     assert claims.gli_present.all()
+
+
+def test_07_per_example_audit(executed):
+    run, figs, _ = executed
+    t = pd.read_csv(run / "07_audit_intervals.csv").set_index("method")
+    assert list(t.index) == ["original", "retrained_vs_retrained", "gli", "neggrad"]
+    assert (t.f_lo <= t.f + 1e-12).all() and (t.f <= t.f_hi + 1e-12).all()
+    inside = t.loc[["gli", "neggrad"]]
+    assert ((inside.attack_acc_lo <= inside.attack_acc + 1e-12) & (inside.attack_acc <= inside.attack_acc_hi + 1e-12)).all()
+    assert t.loc["original", "f"] == 0.0 and (t.n_models.loc[["gli", "neggrad"]] == 6).all()
+    assert t.loc["retrained_vs_retrained", "n_models"] == 3 and t.attack_acc.notna().all()
+    for name in ("audit", "audit_epsilon", "audit_faces"):
+        _png_ok(figs / f"synthetic-mufac_resnet18_{name}.png")
