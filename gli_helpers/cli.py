@@ -7,7 +7,7 @@ import argparse
 import json
 import sys
 
-from .errors import GLIError
+from .errors import ConfigError, GLIError
 
 
 def add_data_options(p: argparse.ArgumentParser) -> None:
@@ -22,6 +22,13 @@ def add_data_options(p: argparse.ArgumentParser) -> None:
                    help="hold out this share of the test families/identities as a validation split")
     p.add_argument("--dedup", action="store_true", help="drop near-duplicate images (perceptual hash)")
     p.add_argument("--cache-dir", help="where decoded images are cached (default ~/.cache/gli_helpers)")
+
+
+def add_engine_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--engine", default="local", choices=("local", "ray"),
+                   help="local: one process, one unit after another; ray: one Ray task per unit (docs/CLUSTER.md)")
+    p.add_argument("--address", help="Ray head node HOST:PORT (--engine ray; default: a local cluster on this machine)")
+    p.add_argument("--threads", type=int, help="CPU threads per unit (default: local all cores, ray 1)")
 
 
 def load_from_args(args, resolution: int):
@@ -90,13 +97,23 @@ def cmd_run(args) -> None:
     methods = parse_methods(args.methods)
     seeds = _seeds(args) if args.seeds else [args.seed]
     overrides = parse_method_overrides(args.method_config)
-    exp = prepare(args.benchmark, args.root, args.out, args.preset, args.arch, seeds[0], device=args.device,
-                  amp=not args.no_amp, progress=not args.quiet,
-                  overrides=overrides_from_args(args), data=data_config_from_args(args))
     log = (lambda *a: None) if args.quiet else (lambda msg: print(msg, file=sys.stderr))
-    results = run_benchmark(exp, methods, seeds, args.trajectory_every, overrides, args.preset, log=log,
-                            procedure=args.procedure)
-    print(f"{exp.bench.name} / {exp.cfg.arch} / preset {args.preset} / seeds {seeds}  (results: {exp.run_dir}/results.csv)")
+    if args.engine == "ray":
+        from .engine import GridSpec, check_address, run_grid_ray
+        check_address(args.address)
+        spec = GridSpec(args.benchmark, str(args.root), str(args.out), args.preset, args.arch, overrides_from_args(args),
+                        data_config_from_args(args), args.device, not args.no_amp, args.threads or 1)
+        results = run_grid_ray(spec, methods, seeds, args.trajectory_every, overrides, args.procedure, args.preset,
+                               address=args.address, log=log)
+    else:
+        if args.address:
+            raise ConfigError("--address is for --engine ray.")
+        exp = prepare(args.benchmark, args.root, args.out, args.preset, args.arch, seeds[0], device=args.device,
+                      amp=not args.no_amp, progress=not args.quiet, threads=args.threads,
+                      overrides=overrides_from_args(args), data=data_config_from_args(args))
+        results = run_benchmark(exp, methods, seeds, args.trajectory_every, overrides, args.preset, log=log,
+                                procedure=args.procedure)
+    print(f"{args.benchmark} / {args.arch} / preset {args.preset} / seeds {seeds}  (results: {args.out}/results.csv)")
     print(format_table(summary_table(results)))
 
 
@@ -299,6 +316,7 @@ def main(argv=None) -> int:
                    help="settings applied to every method: default (each method's own), honest (final model, "
                         "BatchNorm trains), authors (checkpoint chosen per step on test/unseen, BatchNorm frozen)")
     p.add_argument("--method-config", help='JSON overrides per method, e.g. \'{"gli": {"perturbation_steps": 3}}\'')
+    add_engine_options(p)
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("audit", help="per-example audit: N Retrained models and N runs per method from one Original; "

@@ -118,11 +118,40 @@ def reference_rows(exp: Experiment, common: dict):
     """Train or reuse the Original and Retrained models of this seed; their result rows."""
     original, m_orig = exp.reference("original")
     _, m_retr = exp.reference("retrained")
-    rows = [{**common, "method": name, **{k: m.get(k) for k in REPORTED}, **gaps_to_reference(m, m_retr),
+    return original, m_retr, rows_of_references(exp, common, m_orig, m_retr)
+
+
+def rows_of_references(exp: Experiment, common: dict, m_orig: dict, m_retr: dict) -> list[dict]:
+    """The result rows of the Original and Retrained models from their metrics."""
+    return [{**common, "method": name, **{k: m.get(k) for k in REPORTED}, **gaps_to_reference(m, m_retr),
              "retrain_seconds": m_retr["train_seconds"], "unlearn_seconds": 0.0 if name == "original" else m["train_seconds"],
              "selection": "", "quirks": "", "method_config": json.dumps(exp.cfg.to_dict())}
             for name, m in (("original", m_orig), ("retrained", m_retr))]
-    return original, m_retr, rows
+
+
+def common_fields(exp: Experiment, seed: int, procedure: str, preset_name: str) -> dict:
+    """The columns every result row of one seed shares."""
+    return {"benchmark": exp.bench.name, "task": exp.bench.task, "arch": exp.cfg.arch, "seed": seed,
+            "procedure": procedure, "preset": preset_name, "data_fingerprint": exp.bench.fingerprint("train")}
+
+
+def run_or_reuse(exp: Experiment, name: str, cfg, original, m_retr: dict, splits: UnlearnData, common: dict,
+                 trajectory_every: int) -> tuple[dict, list[dict], dict, bool]:
+    """One method of one seed: reused from its record when finished with this configuration and data, else run and
+    its record written. (row, trajectory rows, record, reused); the caller merges the rows into the CSV files."""
+    path = record_path(exp.run_dir, name, common["seed"], common["procedure"])
+    record = finished_record(path, cfg, exp, common["data_fingerprint"])
+    if record is not None:
+        return record["row"], [], record, True
+    row, traj_rows, record = run_method(exp, name, cfg, original, m_retr, splits, common, trajectory_every)
+    write_json_atomic(path, record)
+    return row, traj_rows, record, False
+
+
+def log_line(seed: int, name: str, record: dict, reused: bool) -> str:
+    m = record["metrics"]
+    return (f"seed {seed} {name:>12}: test_acc {m['test_acc']:.4f} forgetting {m['forgetting_score']:.4f} "
+            f"final {m['final_score']:.4f} ({record['unlearn_seconds']:.1f} s{', reused' if reused else ''})")
 
 
 def record_path(out: Path, name: str, seed: int, procedure: str) -> Path:
@@ -184,6 +213,10 @@ def save_rows(out: Path, rows: list[dict], traj_rows: list[dict]) -> None:
         write_csv_atomic(out / "trajectories.csv", _merge(out / "trajectories.csv", new, [*RESULT_KEYS, "step"]))
 
 
+def with_seed(exp: Experiment, seed: int) -> Experiment:
+    return dataclasses.replace(exp, cfg=dataclasses.replace(exp.cfg, seed=seed))
+
+
 def run_benchmark(exp: Experiment, methods: list[str], seeds: list[int], trajectory_every: int = 5,
                   method_overrides: dict | None = None, preset_name: str = "", log=print,
                   procedure: str = "default") -> pd.DataFrame:
@@ -199,25 +232,19 @@ def run_benchmark(exp: Experiment, methods: list[str], seeds: list[int], traject
     out.mkdir(parents=True, exist_ok=True)
     rows = []
     for seed in seeds:
-        exp_s = dataclasses.replace(exp, cfg=dataclasses.replace(exp.cfg, seed=seed))
-        common = {"benchmark": exp_s.bench.name, "task": exp_s.bench.task, "arch": exp_s.cfg.arch, "seed": seed,
-                  "procedure": procedure, "preset": preset_name, "data_fingerprint": exp_s.bench.fingerprint("train")}
+        exp_s = with_seed(exp, seed)
+        common = common_fields(exp_s, seed, procedure, preset_name)
         original, m_retr, refs = reference_rows(exp_s, common)
         save_rows(out, refs, [])
         rows += refs
         splits = unlearn_data(exp_s, seed)  # on a GPU: moved to the device once per seed, shared by the methods
         for name, cfg in configs.items():
-            path = record_path(out, name, seed, procedure)
-            record = finished_record(path, cfg, exp_s, common["data_fingerprint"])
-            reused = record is not None
+            row, traj_rows, record, reused = run_or_reuse(exp_s, name, cfg, original, m_retr, splits, common,
+                                                          trajectory_every)
             if not reused:
-                row, traj_rows, record = run_method(exp_s, name, cfg, original, m_retr, splits, common, trajectory_every)
-                write_json_atomic(path, record)
                 save_rows(out, [row], traj_rows)
-            rows.append(record["row"])
-            m = record["metrics"]
-            log(f"seed {seed} {name:>12}: test_acc {m['test_acc']:.4f} forgetting {m['forgetting_score']:.4f} "
-                f"final {m['final_score']:.4f} ({record['unlearn_seconds']:.1f} s{', reused' if reused else ''})")
+            rows.append(row)
+            log(log_line(seed, name, record, reused))
     return pd.DataFrame(rows, columns=RESULT_COLUMNS)
 
 

@@ -1,0 +1,127 @@
+"""The Ray engine: one task per unit on a local Ray cluster (2 CPUs, no dashboard, always shut down). Same rows as
+the local engine; a killed task is retried and resumes from its run folder; a failing unit is recorded and the
+rest of the grid finishes; an unreachable address is refused before anything runs."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import ray
+
+from gli_helpers.engine import GridSpec, check_address, run_grid_ray
+from gli_helpers.errors import ConfigError, GLIError
+
+METRICS = ["test_acc", "mia", "forgetting_score", "final_score", "retain_acc", "forget_acc"]
+
+
+@pytest.fixture(scope="module")
+def local_ray():
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
+    try:
+        yield ray
+    finally:
+        ray.shutdown()
+        deadline = time.time() + 30
+        while (_pids("raylet") or _pids("gcs_server")) and time.time() < deadline:
+            time.sleep(0.5)
+        assert not _pids("raylet") and not _pids("gcs_server"), "Ray processes left running after shutdown"
+
+
+def local_engine(root, out, cache, epochs=2, extra=()):
+    cmd = [sys.executable, "-m", "gli_helpers", "run", "--benchmark", "synthetic-mufac", "--root", str(root), "--preset",
+           "smoke", "--epochs", str(epochs), "--methods", "finetune,gli", "--seeds", "0,1", "--threads", "1",
+           "--trajectory-every", "2", "--cache-dir", str(cache), "--quiet", "--out", str(out), *extra]
+    res = subprocess.run(cmd, capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+    return pd.read_csv(Path(out) / "results.csv")
+
+
+def spec(root, out, cache, epochs=2):
+    from gli_helpers.data import DataConfig
+    return GridSpec("synthetic-mufac", str(root), str(out), "smoke", overrides={"epochs": epochs},
+                    data=DataConfig(cache_dir=str(cache)), threads=1)
+
+
+def same_rows(a: pd.DataFrame, b: pd.DataFrame):
+    keys = ["method", "seed"]
+    a, b = a.sort_values(keys).reset_index(drop=True), b.sort_values(keys).reset_index(drop=True)
+    assert a[keys].equals(b[keys])
+    pd.testing.assert_frame_equal(a[METRICS], b[METRICS], check_exact=True)
+
+
+def test_ray_grid_gives_the_local_engines_rows(tmp_path, small_mufac, cache_dir, local_ray):
+    local = local_engine(small_mufac, tmp_path / "local", cache_dir)
+    rows = run_grid_ray(spec(small_mufac, tmp_path / "ray", cache_dir), ["finetune", "gli"], [0, 1], 2, log=lambda m: None)
+    same_rows(pd.read_csv(tmp_path / "ray" / "results.csv"), local)
+    assert len(rows) == 8 and set(rows.method) == {"original", "retrained", "finetune", "gli"}
+    t_local = pd.read_csv(tmp_path / "local" / "trajectories.csv").sort_values(["method", "seed", "step"])
+    t_ray = pd.read_csv(tmp_path / "ray" / "trajectories.csv").sort_values(["method", "seed", "step"])
+    pd.testing.assert_frame_equal(t_local[METRICS[:4]].reset_index(drop=True), t_ray[METRICS[:4]].reset_index(drop=True))
+    logs = []
+    run_grid_ray(spec(small_mufac, tmp_path / "ray", cache_dir), ["finetune", "gli"], [0, 1], 2, log=logs.append)
+    assert len(logs) == 4 and all("reused" in m for m in logs)  # a second call reuses every unit
+
+
+def test_a_killed_task_is_retried_and_resumes_from_its_run_folder(tmp_path, small_mufac, cache_dir, local_ray):
+    epochs = 12
+    run = tmp_path / "ray"
+    killed = []
+
+    def killer():  # kill the workers training the references once an epoch is saved, before the model is
+        state = run / "original-resnet18-seed0" / "state.pt"
+        deadline = time.time() + 120
+        while time.time() < deadline and not killed:
+            if state.exists() and not (state.parent / "model.pt").exists():
+                for pid in _pids("ray::_reference_task"):
+                    os.kill(pid, signal.SIGKILL)
+                    killed.append(pid)
+            time.sleep(0.05)
+
+    watcher = threading.Thread(target=killer)
+    watcher.start()
+    run_grid_ray(spec(small_mufac, run, cache_dir, epochs), ["finetune"], [0], 2, log=lambda m: None)
+    watcher.join()
+    assert killed, "no reference task was caught mid-training"
+    local = local_engine(small_mufac, tmp_path / "local", cache_dir, epochs, ["--methods", "finetune", "--seeds", "0"])
+    same_rows(pd.read_csv(run / "results.csv"), local)  # resumed training gives the uninterrupted model
+
+
+def test_a_failing_unit_is_recorded_and_the_rest_finishes(tmp_path, small_mufac, cache_dir, local_ray):
+    s = spec(small_mufac, tmp_path / "ray", cache_dir)
+    with pytest.raises(GLIError, match="1 unit\\(s\\) failed"):  # validation selection without a validation split
+        run_grid_ray(s, ["finetune", "gli"], [0], 2, method_overrides={"finetune": {"selection": "validation"}},
+                     log=lambda m: None)
+    errors = pd.read_csv(tmp_path / "ray" / "errors.csv")
+    assert list(errors.method) == ["finetune"] and "validation split" in errors.error[0]
+    assert {"original", "retrained", "gli"} <= set(pd.read_csv(tmp_path / "ray" / "results.csv").method)
+
+
+def test_unreachable_or_malformed_address_is_refused_before_anything_runs(tmp_path, small_mufac):
+    with pytest.raises(ConfigError, match="cannot reach the Ray head node"):
+        check_address("127.0.0.1:9", timeout=2)
+    with pytest.raises(ConfigError, match="HOST:PORT"):
+        check_address("headnode")
+    res = subprocess.run([sys.executable, "-m", "gli_helpers", "run", "--benchmark", "synthetic-mufac", "--root",
+                          str(small_mufac), "--preset", "smoke", "--engine", "ray", "--address", "127.0.0.1:9",
+                          "--out", str(tmp_path / "run"), "--quiet"], capture_output=True, text=True)
+    assert res.returncode == 2 and "cannot reach" in res.stderr and not (tmp_path / "run").exists()
+
+
+def _pids(title: str) -> list[int]:
+    out = []
+    for p in Path("/proc").iterdir():
+        if p.name.isdigit():
+            try:
+                if title in (p / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace"):
+                    out.append(int(p.name))
+            except OSError:
+                pass
+    return out
