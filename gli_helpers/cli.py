@@ -1,5 +1,5 @@
 """Command line: ``python -m gli_helpers COMMAND``, with the commands data-summary, make-synthetic, download,
-train, run, audit, gli-ablations, reproduce, bench, compare and export-results."""
+train, run, tune, audit, gli-ablations, reproduce, bench, compare and export-results."""
 
 from __future__ import annotations
 
@@ -138,6 +138,21 @@ def cmd_gli_ablations(args) -> None:
             "final_score_selected"]
     print(summary[cols].to_string(index=False, float_format=lambda v: f"{v:.4f}"))
     print(f"written: {args.results}/summary.csv, {args.results}/trajectories.csv, {figure}")
+
+
+def cmd_tune(args) -> None:
+    from .engine import GridSpec
+    from .experiment import data_config_from_args, overrides_from_args
+    from .tuning import run_tune
+    from .unlearning import parse_methods
+    spec = GridSpec(args.benchmark, str(args.root), str(args.out), args.preset, args.arch, overrides_from_args(args),
+                    data_config_from_args(args), args.device, not args.no_amp, args.threads or 1)
+    log = (lambda *a: None) if args.quiet else (lambda msg: print(msg, file=sys.stderr))
+    table = run_tune(spec, parse_methods(args.methods), args.trials, args.address, log=log, preset_name=args.preset)
+    chosen = table[table.chosen][["method", "validation_score", "config"]]
+    paper = table[table.paper_config].groupby("method").validation_score.first().rename("paper_validation_score")
+    print(chosen.join(paper, on="method").to_string(index=False))
+    print(f"written: {args.out}/tune.csv; results.csv rows 'honest' (paper configuration) and 'tuned'")
 
 
 def cmd_audit(args) -> None:
@@ -318,6 +333,16 @@ def main(argv=None) -> int:
     p.add_argument("--method-config", help='JSON overrides per method, e.g. \'{"gli": {"perturbation_steps": 3}}\'')
     add_engine_options(p)
     p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("tune", help="search every method's settings with the same number of trials (Ray Tune), "
+                                    "scored on the validation split; run the chosen and the paper's configuration")
+    add_data_options(p)
+    add_train_options(p)
+    p.add_argument("--methods", default="all", help="all, ablation, or a comma list")
+    p.add_argument("--trials", type=int, required=True, help="trials per method (the paper's configuration is the first)")
+    p.add_argument("--address", help="Ray head node HOST:PORT (default: a local Ray on this machine)")
+    p.add_argument("--threads", type=int, help="CPU threads per trial (default 1)")
+    p.set_defaults(func=cmd_tune)
 
     p = sub.add_parser("audit", help="per-example audit: N Retrained models and N runs per method from one Original; "
                                      "F, the competition score and a LiRA-style attack")

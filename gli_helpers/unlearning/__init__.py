@@ -34,6 +34,11 @@ class Method:
         return cls(name or module.__name__.rsplit(".", 1)[-1], module, config_class, label or module.LABEL,
                    module.POSITION if position is None else position, fixed)
 
+    @property
+    def search_space(self) -> dict:
+        """What ``tune`` searches: setting -> (kind, low, high), declared in the method's module."""
+        return dict(getattr(self.module, "SEARCH_SPACE", {}))
+
     def unlearn(self, model, data: UnlearnData, config: MethodConfig, on_step=None):
         """Unlearn with ``config``; ``on_step(step, model)`` is called after every optimizer step (with an
         ``info`` keyword holding the step's diagnostics when the method records some: GLI's ``diagnostics``). Checkpoint

@@ -14,6 +14,8 @@ from .common import MethodConfig, Run, UnlearnData, distill_kl, retain_with_forg
 
 LABEL = "Bad Teaching"  # its name in tables and figures
 POSITION = 7  # its row in tables and figures (the paper's order)
+# what `tune` searches (kind, low, high; bounds inclusive; "log": log-uniform); the paper's value is always a trial
+SEARCH_SPACE = {"lr": ("log", 1e-4, 3e-2), "temperature": ("float", 0.5, 4.0)}
 
 
 @dataclass

@@ -8,6 +8,8 @@ from .common import MethodConfig, Run, UnlearnData, epoch_batches, loss_of, sgd
 
 LABEL = "Fine-tuning"  # its name in tables and figures
 POSITION = 2  # its row in tables and figures (the paper's order)
+# what `tune` searches (kind, low, high; bounds inclusive; "log": log-uniform); the paper's value is always a trial
+SEARCH_SPACE = {"lr": ("log", 1e-4, 3e-2), "epochs": ("int", 1, 4)}
 
 
 @dataclass

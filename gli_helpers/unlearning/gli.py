@@ -104,6 +104,9 @@ def gli_perturb(model, x, y, x_f, *, perturbation_steps: int, alpha: float, weig
 
 LABEL = "GLI"  # its name in tables and figures
 POSITION = 9  # its row in tables and figures (the paper's order)
+# what `tune` searches (kind, low, high; bounds inclusive; "log": log-uniform); the paper's value is always a trial
+SEARCH_SPACE = {"lr": ("log", 1e-4, 3e-2), "w1": ("log", 200.0, 20000.0), "perturbation_steps": ("int", 1, 5),
+                "alpha": ("log", 0.002, 0.05)}
 
 
 def sign_step_diagnostics(model, x, y, x_f, *, weight: float, alpha: float, task: str, distance_kind: str = "l2",

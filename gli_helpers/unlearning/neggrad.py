@@ -9,6 +9,8 @@ from .common import MethodConfig, Run, UnlearnData, loss_of, retain_with_forget,
 
 LABEL = "NegGrad"  # its name in tables and figures
 POSITION = 4  # its row in tables and figures (the paper's order)
+# what `tune` searches (kind, low, high; bounds inclusive; "log": log-uniform); the paper's value is always a trial
+SEARCH_SPACE = {"lr": ("log", 1e-5, 1e-2)}
 
 
 @dataclass

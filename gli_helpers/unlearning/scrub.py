@@ -16,6 +16,8 @@ from .common import MethodConfig, Run, UnlearnData, distill_kl, epoch_batches, s
 
 LABEL = "SCRUB"  # its name in tables and figures
 POSITION = 6  # its row in tables and figures (the paper's order)
+# what `tune` searches (kind, low, high; bounds inclusive; "log": log-uniform); the paper's value is always a trial
+SEARCH_SPACE = {"lr": ("log", 1e-4, 3e-2), "epochs": ("int", 1, 4), "kl_weight": ("log", 0.1, 10.0)}
 
 
 @dataclass

@@ -24,6 +24,8 @@ from .finetune import train_on_retain
 
 LABEL = "UNSIR"  # its name in tables and figures
 POSITION = 5  # its row in tables and figures (the paper's order)
+# what `tune` searches (kind, low, high; bounds inclusive; "log": log-uniform); the paper's value is always a trial
+SEARCH_SPACE = {"lr": ("log", 1e-4, 3e-2), "noise_lr": ("log", 1e-3, 1e-1)}
 
 
 @dataclass
