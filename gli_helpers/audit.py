@@ -17,7 +17,6 @@ to set beside that row. F from different N are never comparable: every row carri
 from __future__ import annotations
 
 import copy
-import dataclasses
 import json
 import time
 from pathlib import Path
@@ -30,7 +29,7 @@ from .audit_metrics import bootstrap_intervals, competition_score, forgetting_qu
 from .errors import ConfigError, GLIError
 from .io import read_json, write_csv_atomic, write_json_atomic
 from .metrics import metrics_from_logits, predict
-from .runner import unlearn_data
+from .runner import unlearn_data, with_seed
 from .unlearning import REFERENCES, default_config, get_method
 
 AUDIT_COLUMNS = ["benchmark", "arch", "method", "n_models", "f", "final_score_competition", "f_half", "n_half",
@@ -94,9 +93,20 @@ def _unit(exp, name: str, seed: int, method_config: dict | None, make_model, log
     return rec
 
 
-def collect(exp, methods: list[str], n_models: int, log=print) -> dict[str, list[dict]]:
-    """Every unit of the audit (trained, run or reused): {name: [unit per seed]}, names 'retrained', 'original'
-    and the methods."""
+def _build(exp, name: str, seed: int, cfg):
+    """The model of one unit: a Retrained model, the Original (seed 0), or a method run from it (unlearning seed)."""
+    exp0 = with_seed(exp, 0)
+    if name == "retrained":
+        return with_seed(exp, seed).reference("retrained")[0]
+    original = exp0.reference("original")[0]
+    if name == "original":
+        return original
+    torch.manual_seed(seed)
+    return get_method(name).unlearn(copy.deepcopy(original), unlearn_data(exp0, seed), cfg)
+
+
+def _plan(exp, methods: list[str], n_models: int) -> tuple[list[tuple], dict]:
+    """Check the request; the units in order (name, seed, configuration) and each method's configuration."""
     if n_models < 2:
         raise ConfigError(f"--models must be at least 2 (two groups of models to compare), got {n_models}.")
     bad = [m for m in methods if m in REFERENCES]
@@ -104,24 +114,71 @@ def collect(exp, methods: list[str], n_models: int, log=print) -> dict[str, list
         raise ConfigError(f"the audit runs unlearning methods; {bad} are its reference rows already.")
     b = exp.bench
     configs = {m: default_config(m, b.task, b.spec.binary, selection="none") for m in methods}  # checked first
+    plan = [("retrained", s, None) for s in range(n_models)] + [("original", 0, None)]
+    plan += [(m, s, cfg) for m, cfg in configs.items() for s in range(n_models)]
+    return plan, configs
+
+
+def _grouped(results: dict, methods: list[str], n_models: int) -> dict[str, list[dict]]:
+    units = {"retrained": [results[("retrained", s)] for s in range(n_models)],
+             "original": [results[("original", 0)]] * n_models}  # one model: no unlearning, the same scores N times
+    units.update({m: [results[(m, s)] for s in range(n_models)] for m in methods})
+    return units
+
+
+def collect(exp, methods: list[str], n_models: int, log=print) -> dict[str, list[dict]]:
+    """Every unit of the audit (trained, run or reused) in this process: {name: [unit per seed]}, names
+    'retrained', 'original' and the methods."""
+    plan, _ = _plan(exp, methods, n_models)
     Path(exp.run_dir).mkdir(parents=True, exist_ok=True)
     check_run_folder(exp)
-    exp0 = dataclasses.replace(exp, cfg=dataclasses.replace(exp.cfg, seed=0))
-    units = {"retrained": [], "original": []}
-    for s in range(n_models):
-        exp_s = dataclasses.replace(exp, cfg=dataclasses.replace(exp.cfg, seed=s))
-        units["retrained"].append(_unit(exp, "retrained", s, None, lambda e=exp_s: e.reference("retrained")[0], log))
-    original = exp0.reference("original")[0]
-    orig = _unit(exp, "original", 0, None, lambda: original, log)
-    units["original"] = [orig] * n_models  # one model: no unlearning, the same scores N times
-    for m, cfg in configs.items():
-        units[m] = []
-        for s in range(n_models):
-            def run(m=m, cfg=cfg, s=s):
-                torch.manual_seed(s)
-                return get_method(m).unlearn(copy.deepcopy(original), unlearn_data(exp0, s), cfg)
-            units[m].append(_unit(exp, m, s, cfg.to_dict(), run, log))
-    return units
+    results = {}
+    for name, seed, cfg in plan:
+        results[(name, seed)] = _unit(exp, name, seed, cfg and cfg.to_dict(),
+                                      lambda n=name, s=seed, c=cfg: _build(exp, n, s, c), log)
+    return _grouped(results, methods, n_models)
+
+
+def _unit_task(spec, name: str, seed: int, cfg, device: str, *after):
+    try:
+        exp = spec.experiment(0, device)
+        return _unit(exp, name, seed, cfg and cfg.to_dict(), lambda: _build(exp, name, seed, cfg), lambda *a: None)
+    except Exception as exc:  # reported by the driver; the other units go on
+        return {"error": str(exc)}
+
+
+def collect_ray(spec, methods: list[str], n_models: int, address: str | None = None, log=print,
+                retries: int = 2) -> dict[str, list[dict]]:
+    """``collect`` with one Ray task per unit (engine.GridSpec); the methods' units wait for the Original's, so it is
+    trained once. A failing unit is reported after every other unit has finished and been saved."""
+    from .engine import _start_ray
+    exp = spec.experiment(0, "cpu")
+    plan, _ = _plan(exp, methods, n_models)
+    Path(exp.run_dir).mkdir(parents=True, exist_ok=True)
+    check_run_folder(exp)
+    ray, started = _start_ray(address, None)
+    try:
+        gpu = ray.cluster_resources().get("GPU", 0) > 0
+        task = ray.remote(_unit_task).options(num_cpus=spec.threads, num_gpus=1 if gpu else 0, max_retries=retries)
+        device = "cuda" if gpu else "cpu"
+        original = task.remote(spec, "original", 0, None, device)
+        refs = {("original", 0): original}
+        for name, seed, cfg in plan:
+            if name != "original":
+                refs[(name, seed)] = task.remote(spec, name, seed, cfg, device, *([original] if cfg else []))
+        results = dict(zip(refs, ray.get(list(refs.values())), strict=True))
+    finally:
+        if started:
+            ray.shutdown()
+    failed = {k: v["error"] for k, v in results.items() if "error" in v}
+    for (name, seed), rec in results.items():
+        if "error" not in rec:
+            log(f"audit unit {name} seed {seed}: retain {rec['retain_acc']:.4f} test {rec['test_acc']:.4f}")
+    if failed:
+        (name, seed), err = next(iter(failed.items()))
+        raise GLIError(f"{len(failed)} audit unit(s) failed, e.g. {name} seed {seed}: {err}. The finished units are kept "
+                       f"in {Path(exp.run_dir) / 'audit_units'}; fix the cause and run the same command again to resume.")
+    return _grouped(results, methods, n_models)
 
 
 def _conf(units: list[dict]) -> np.ndarray:
@@ -181,9 +238,10 @@ def with_intervals(units: dict[str, list[dict]], table: pd.DataFrame, examples: 
     return pd.DataFrame(rows)
 
 
-def run_audit(exp, methods: list[str], n_models: int, log=print) -> pd.DataFrame:
-    """Collect every unit, then write audit.csv and audit_examples.csv to the run folder; returns the audit rows."""
-    units = collect(exp, methods, n_models, log)
+def run_audit(exp, methods: list[str], n_models: int, log=print, units: dict | None = None) -> pd.DataFrame:
+    """Collect every unit (unless ``units`` are given: ``collect_ray``'s), then write audit.csv and
+    audit_examples.csv to the run folder; returns the audit rows."""
+    units = units if units is not None else collect(exp, methods, n_models, log)
     table, examples = summarize(units, exp.bench.name, exp.cfg.arch)
     out = Path(exp.run_dir)
     write_csv_atomic(out / "audit.csv", _merged(out / "audit.csv", table))

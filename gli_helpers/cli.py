@@ -160,10 +160,21 @@ def cmd_audit(args) -> None:
     from .experiment import data_config_from_args, overrides_from_args, prepare
     from .unlearning import parse_methods
     exp = prepare(args.benchmark, args.root, args.out, args.preset, args.arch, 0, device=args.device,
-                  amp=not args.no_amp, progress=not args.quiet, overrides=overrides_from_args(args),
+                  amp=not args.no_amp, progress=not args.quiet, threads=args.threads, overrides=overrides_from_args(args),
                   data=data_config_from_args(args))
     log = (lambda *a: None) if args.quiet else (lambda msg: print(msg, file=sys.stderr))
-    table = run_audit(exp, parse_methods(args.methods), args.models, log=log)
+    methods = parse_methods(args.methods)
+    units = None
+    if args.engine == "ray":
+        from .audit import collect_ray
+        from .engine import GridSpec, check_address
+        check_address(args.address)
+        spec = GridSpec(args.benchmark, str(args.root), str(args.out), args.preset, args.arch, overrides_from_args(args),
+                        data_config_from_args(args), args.device, not args.no_amp, args.threads or 1)
+        units = collect_ray(spec, methods, args.models, args.address, log=log)
+    elif args.address:
+        raise ConfigError("--address is for --engine ray.")
+    table = run_audit(exp, methods, args.models, log=log, units=units)
     cols = ["method", "n_models", "f", "f_half", "final_score_competition", "attack_acc", "attack_auc", "forgetting_score"]
     print(table[cols].to_string(index=False, float_format=lambda v: f"{v:.4f}"))
     print(f"written: {exp.run_dir}/audit.csv, {exp.run_dir}/audit_examples.csv")
@@ -350,6 +361,7 @@ def main(argv=None) -> int:
     add_train_options(p)
     p.add_argument("--methods", default="gli", help="all, ablation, or a comma list (default gli)")
     p.add_argument("--models", type=int, required=True, help="N: Retrained models and runs per method (at least 2)")
+    add_engine_options(p)
     p.set_defaults(func=cmd_audit)
 
     p = sub.add_parser("gli-ablations", help="GLI variants batch by batch from one Original (where the published "

@@ -4,6 +4,7 @@ rest of the grid finishes; an unreachable address is refused before anything run
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -125,3 +126,22 @@ def _pids(title: str) -> list[int]:
             except OSError:
                 pass
     return out
+
+
+def test_audit_units_on_ray_equal_the_local_ones(tmp_path, small_mufac, cache_dir, local_ray):
+    from gli_helpers.audit import collect_ray, run_audit
+    base = [sys.executable, "-m", "gli_helpers", "audit", "--benchmark", "synthetic-mufac", "--root", str(small_mufac),
+            "--preset", "smoke", "--epochs", "2", "--cache-dir", str(cache_dir), "--quiet", "--models", "3",
+            "--methods", "finetune", "--threads", "1"]
+    res = subprocess.run([*base, "--out", str(tmp_path / "local")], capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+    s = spec(small_mufac, tmp_path / "ray", cache_dir)
+    units = collect_ray(s, ["finetune"], 3, log=lambda m: None)
+    table = run_audit(s.experiment(0, "cpu"), ["finetune"], 3, log=lambda m: None, units=units)
+    local = pd.read_csv(tmp_path / "local" / "audit.csv")
+    assert list(table.method) == list(local.method)
+    assert table.f.tolist() == local.f.tolist() and table.attack_acc.tolist() == pytest.approx(local.attack_acc.tolist())
+    for name in ("retrained-seed2", "finetune-seed1"):
+        a = json.loads((tmp_path / "local" / "audit_units" / f"{name}.json").read_text())
+        b = json.loads((tmp_path / "ray" / "audit_units" / f"{name}.json").read_text())
+        assert a["forget_conf"] == b["forget_conf"]
