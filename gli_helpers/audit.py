@@ -141,7 +141,7 @@ def collect(exp, methods: list[str], n_models: int, log=print) -> dict[str, list
 
 def _unit_task(spec, name: str, seed: int, cfg, device: str, *after):
     try:
-        exp = spec.experiment(0, device)
+        exp = spec.experiment(0, device, worker=True)
         return _unit(exp, name, seed, cfg and cfg.to_dict(), lambda: _build(exp, name, seed, cfg), lambda *a: None)
     except Exception as exc:  # reported by the driver; the other units go on
         return {"error": str(exc)}

@@ -41,11 +41,13 @@ class GridSpec:
     amp: bool = True
     threads: int = 1
 
-    def experiment(self, seed: int, device: str | None = None):
+    def experiment(self, seed: int, device: str | None = None, worker: bool = False):
+        """The experiment of ``seed``; in a task (``worker``) torch gets the spec's ``threads``, in the calling
+        process its own setting is left alone."""
         from .experiment import prepare
         return prepare(self.benchmark, self.root, self.run_dir, self.preset, self.arch, seed, device=device or self.device,
-                       amp=self.amp, progress=False, threads=self.threads, overrides=self.overrides or None,
-                       data=self.data)
+                       amp=self.amp, progress=False, threads=self.threads if worker else None,
+                       overrides=self.overrides or None, data=self.data)
 
 
 def check_address(address: str | None, timeout: float = 5.0) -> None:
@@ -79,7 +81,7 @@ def _start_ray(address: str | None, num_cpus: int | None):
 
 def _reference_task(spec: GridSpec, role: str, seed: int, device: str | None):
     try:
-        _, metrics = spec.experiment(seed, device).reference(role)
+        _, metrics = spec.experiment(seed, device, worker=True).reference(role)
         return {"metrics": {k: v for k, v in metrics.items() if k != "history"}}
     except Exception as exc:  # recorded by the driver; dependent methods are skipped
         return {"error": f"{type(exc).__name__}: {exc}", "trace": traceback.format_exc()}
@@ -92,7 +94,7 @@ def _method_task(spec: GridSpec, name: str, cfg, seed: int, procedure: str, pres
         return {"error": "a reference model of this seed failed: "
                          f"{original_ref.get('error') or retrained_ref.get('error')}"}
     try:
-        exp = spec.experiment(seed, device)
+        exp = spec.experiment(seed, device, worker=True)
         original, _ = exp.reference("original")  # trained by its own task: reused here
         common = common_fields(exp, seed, procedure, preset)
         row, traj_rows, record, reused = run_or_reuse(exp, name, cfg, original, retrained_ref["metrics"],

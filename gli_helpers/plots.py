@@ -135,9 +135,11 @@ def audit_intervals_plot(table: pd.DataFrame):
     for ax, key, ylabel in ((axes[0], "f", "forgetting quality F (higher: closer to retraining)"),
                             (axes[1], "attack_acc", "per-example attack accuracy (0.5: cannot tell)")):
         x = np.arange(len(table))
-        err = np.vstack([table[key] - table[f"{key}_lo"], table[f"{key}_hi"] - table[key]])
         ax.bar(x, table[key], color=sns.color_palette("tab10", len(table)), alpha=0.7)
-        ax.errorbar(x, table[key], yerr=np.nan_to_num(err), fmt="none", color="black", capsize=3)
+        # the interval itself (a percentile bootstrap need not contain the estimate of a maximum, such as the
+        # attack's best accuracy, so it is drawn as a range, not as +- errors)
+        ax.vlines(x, table[f"{key}_lo"], table[f"{key}_hi"], color="black", lw=1.5)
+        ax.hlines(np.r_[table[f"{key}_lo"], table[f"{key}_hi"]], np.r_[x, x] - 0.12, np.r_[x, x] + 0.12, color="black", lw=1.5)
         ax.set_xticks(x, names, rotation=30, fontsize=8)
         ax.set(ylabel=ylabel)
     axes[1].axhline(0.5, color="grey", ls="--", lw=1)

@@ -53,7 +53,7 @@ def _trial(config: dict, spec, name: str, base: dict, device: str):
     from .runner import unlearn_data
     from .unlearning import default_config, get_method
     from .unlearning.selection import Selector
-    exp = spec.experiment(0, device)
+    exp = spec.experiment(0, device, worker=True)
     original, _ = exp.reference("original")
     b = exp.bench
     cfg = default_config(name, b.task, b.spec.binary, **{**base, **config})
