@@ -87,10 +87,10 @@ def gli_perturb(model, x, y, x_f, *, perturbation_steps: int, alpha: float, weig
             (g_d,) = torch.autograd.grad(d, eta)
             moved = grad != 0
             follows = ((grad.sign() == g_d.sign()) & moved).sum() / moved.sum().clamp(min=1)
-            diagnostics.update(gli_weight=float(weight), task_loss_before=float(ce), distance_before=float(d),
-                               share_following_distance=float(follows))
+            diagnostics.update(gli_weight=float(weight), task_loss_before=float(ce.detach()),
+                               distance_before=float(d.detach()), share_following_distance=float(follows))
         elif diagnostics is not None and k == 1:
-            diagnostics.update(task_loss_after=float(ce), distance_after=float(d))
+            diagnostics.update(task_loss_after=float(ce.detach()), distance_after=float(d.detach()))
         eta = (eta.detach() + alpha * grad.sign())
     x_adv = (x + eta.detach()).clamp(0, 1)
     if diagnostics is not None and perturbation_steps == 1:
