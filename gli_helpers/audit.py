@@ -181,6 +181,11 @@ def collect_ray(spec, methods: list[str], n_models: int, address: str | None = N
     return _grouped(results, methods, n_models)
 
 
+def dedup(group: list[dict]) -> list[dict]:
+    """The distinct units of a group (the Original's row repeats one unit N times)."""
+    return list({id(u): u for u in group}.values())
+
+
 def _conf(units: list[dict]) -> np.ndarray:
     return np.array([u["forget_conf"] for u in units])
 
@@ -208,7 +213,7 @@ def summarize(units: dict[str, list[dict]], benchmark: str, arch: str) -> tuple[
                      "mia": np.mean([u["mia"] for u in group]),
                      "forgetting_score": np.mean([u["forgetting_score"] for u in group]),
                      "median_epsilon": float(np.median(eps)), "share_epsilon_capped": float((eps >= 50).mean()),
-                     "seconds": float(sum(u.get("seconds", 0.0) for u in {id(u): u for u in group}.values())),
+                     "seconds": float(sum(u.get("seconds", 0.0) for u in dedup(group))),
                      "method_config": "" if config is None else json.dumps(config, sort_keys=True)})
         examples.append(pd.DataFrame({"method": name, "n_models": len(u_conf), "example": np.arange(u_conf.shape[1]),
                                       "epsilon": eps, "h": h, "lira_gap": attack["example_gap"],

@@ -24,6 +24,19 @@ def add_data_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--cache-dir", help="where decoded images are cached (default ~/.cache/gli_helpers)")
 
 
+def stderr_log(args):
+    """Progress lines to stderr, or nothing with --quiet."""
+    return (lambda *a: None) if args.quiet else (lambda msg: print(msg, file=sys.stderr))
+
+
+def spec_from_args(args):
+    """The Ray engine's GridSpec from the data, recipe and engine options (one thread per task by default)."""
+    from .engine import GridSpec
+    from .experiment import data_config_from_args, overrides_from_args
+    return GridSpec(args.benchmark, str(args.root), str(args.out), args.preset, args.arch, overrides_from_args(args),
+                    data_config_from_args(args), args.device, not args.no_amp, args.threads or 1)
+
+
 def add_engine_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--engine", default="local", choices=("local", "ray"),
                    help="local: one process, one unit after another; ray: one Ray task per unit (docs/CLUSTER.md)")
@@ -97,12 +110,11 @@ def cmd_run(args) -> None:
     methods = parse_methods(args.methods)
     seeds = _seeds(args) if args.seeds else [args.seed]
     overrides = parse_method_overrides(args.method_config)
-    log = (lambda *a: None) if args.quiet else (lambda msg: print(msg, file=sys.stderr))
+    log = stderr_log(args)
     if args.engine == "ray":
-        from .engine import GridSpec, check_address, run_grid_ray
+        from .engine import check_address, run_grid_ray
         check_address(args.address)
-        spec = GridSpec(args.benchmark, str(args.root), str(args.out), args.preset, args.arch, overrides_from_args(args),
-                        data_config_from_args(args), args.device, not args.no_amp, args.threads or 1)
+        spec = spec_from_args(args)
         results = run_grid_ray(spec, methods, seeds, args.trajectory_every, overrides, args.procedure, args.preset,
                                address=args.address, log=log)
     else:
@@ -118,8 +130,6 @@ def cmd_run(args) -> None:
 
 
 def cmd_gli_ablations(args) -> None:
-    import pandas as pd
-
     from . import plots
     from .experiment import data_config_from_args, overrides_from_args, prepare
     from .gli_ablations import run_gli_ablations
@@ -128,11 +138,10 @@ def cmd_gli_ablations(args) -> None:
     exp = prepare(args.benchmark, args.root, args.out, args.preset, args.arch, args.seed, device=args.device,
                   amp=not args.no_amp, progress=not args.quiet, overrides=overrides_from_args(args),
                   data=data_config_from_args(args))
-    log = (lambda *a: None) if args.quiet else (lambda msg: print(msg, file=sys.stderr))
-    summary = run_gli_ablations(exp, args.results, variants, args.batches, log=log)
-    traj = pd.read_csv(f"{args.results}/trajectories.csv")
+    log = stderr_log(args)
+    summary, traj = run_gli_ablations(exp, args.results, variants, args.batches, log=log)
     authors = authors_gli_trajectory() if exp.bench.spec.paper_task == "MUFAC" else None
-    figure = plots.save(plots.gli_ablation_plot(traj[traj.variant.isin(summary.variant)], authors),
+    figure = plots.save(plots.gli_ablation_plot(traj, authors),
                         f"{args.results}/gli_ablations.png")
     cols = ["variant", "selected_step", "step_loss_ratio", "share_following_distance", "test_acc_last", "mia_last",
             "final_score_selected"]
@@ -141,13 +150,10 @@ def cmd_gli_ablations(args) -> None:
 
 
 def cmd_tune(args) -> None:
-    from .engine import GridSpec
-    from .experiment import data_config_from_args, overrides_from_args
     from .tuning import run_tune
     from .unlearning import parse_methods
-    spec = GridSpec(args.benchmark, str(args.root), str(args.out), args.preset, args.arch, overrides_from_args(args),
-                    data_config_from_args(args), args.device, not args.no_amp, args.threads or 1)
-    log = (lambda *a: None) if args.quiet else (lambda msg: print(msg, file=sys.stderr))
+    spec = spec_from_args(args)
+    log = stderr_log(args)
     table = run_tune(spec, parse_methods(args.methods), args.trials, args.address, log=log, preset_name=args.preset)
     chosen = table[table.chosen][["method", "validation_score", "config"]]
     paper = table[table.paper_config].groupby("method").validation_score.first().rename("paper_validation_score")
@@ -162,15 +168,14 @@ def cmd_audit(args) -> None:
     exp = prepare(args.benchmark, args.root, args.out, args.preset, args.arch, 0, device=args.device,
                   amp=not args.no_amp, progress=not args.quiet, threads=args.threads, overrides=overrides_from_args(args),
                   data=data_config_from_args(args))
-    log = (lambda *a: None) if args.quiet else (lambda msg: print(msg, file=sys.stderr))
+    log = stderr_log(args)
     methods = parse_methods(args.methods)
     units = None
     if args.engine == "ray":
         from .audit import collect_ray
-        from .engine import GridSpec, check_address
+        from .engine import check_address
         check_address(args.address)
-        spec = GridSpec(args.benchmark, str(args.root), str(args.out), args.preset, args.arch, overrides_from_args(args),
-                        data_config_from_args(args), args.device, not args.no_amp, args.threads or 1)
+        spec = spec_from_args(args)
         units = collect_ray(spec, methods, args.models, args.address, log=log)
     elif args.address:
         raise ConfigError("--address is for --engine ray.")

@@ -79,9 +79,11 @@ def summarize(traj: pd.DataFrame, retrained: dict | None = None) -> pd.DataFrame
     return pd.DataFrame(rows)
 
 
-def run_gli_ablations(exp, out, variants: list[str] | None = None, batches: int = 45, log=print) -> pd.DataFrame:
+def run_gli_ablations(exp, out, variants: list[str] | None = None, batches: int = 45,
+                      log=print) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Run each variant (default: all of VARIANTS) from ``exp``'s Original model (trained or reused in its run
-    folder) for ``batches`` steps; write trajectories.csv, summary.csv and the configurations to ``out``."""
+    folder) for ``batches`` steps; write trajectories.csv, summary.csv and the configurations to ``out``.
+    Returns (summary, the trajectories of these variants)."""
     names = list(VARIANTS) if variants is None else variants
     unknown = [n for n in names if n not in VARIANTS]
     if unknown:
@@ -118,7 +120,7 @@ def run_gli_ablations(exp, out, variants: list[str] | None = None, batches: int 
     traj = done[done.variant.isin(names)]
     summary = summarize(traj, _plain(m_retr))
     write_csv_atomic(out / "summary.csv", summary)
-    return summary
+    return summary, traj
 
 
 def _plain(metrics: dict) -> dict:
