@@ -6,13 +6,19 @@ a DataLoader at every step, as the original benchmark notebooks do, and (b) the 
 (forward + backward + step on a ready-made batch), measured in one process as ratios.
 ``gli``: GLI's cost per batch against a version that recomputes the forget logits at every step.
 ``unlearn``: each method's unlearning time as a fraction of the Retrained model's training time.
+``engine``: the wall time of one grid (``run``) on the local engine and on Ray, each a fresh command in a fresh run
+folder, and whether the two engines' rows agree.
 """
 
 from __future__ import annotations
 
 import platform
 import resource
+import subprocess
+import sys
+import tempfile
 import time
+from pathlib import Path
 
 import pandas as pd
 import torch
@@ -174,4 +180,51 @@ def unlearn_fractions(results_csv) -> pd.DataFrame:
     return t.sort_values("fraction_of_retraining")
 
 
-__all__ = ["bench_gli", "bench_train", "machine", "unlearn_fractions"]
+ENGINE_METRICS = ["test_acc", "forget_acc", "retain_acc", "mia", "forgetting_score", "final_score"]
+
+
+def bench_engine(benchmark: str, root, preset: str = "smoke", methods: str = "all", seeds: str = "0",
+                 configurations=(("local", 2), ("ray", 2), ("ray", 1)), repeats: int = 1, out=None,
+                 cache_dir=None) -> dict:
+    """Wall time of ``python -m gli_helpers run`` per (engine, threads per unit), each run a new process writing to
+    a new run folder (nothing reused), in turn ``repeats`` times; the decode cache is filled first so that every
+    run reads the same cached tensors. Ray runs without ``--address`` (a local cluster with one slot per core), so
+    with as many threads per unit as cores the units run one after another, as on the local engine, and the
+    difference is the engine's overhead (starting Ray, a worker process per task, each task rebuilding its
+    experiment); with fewer threads per unit, units run side by side. Each configuration's rows are compared with
+    the first configuration's (largest difference over ENGINE_METRICS)."""
+    from .config import preset as make_preset
+    from .data import load_benchmark
+    base = Path(out or tempfile.mkdtemp(prefix="bench-engine-"))
+    cache = ["--cache-dir", str(cache_dir)] if cache_dir else []
+    load_benchmark(benchmark, root, make_preset(preset, benchmark).resolution, cache_dir=cache_dir)
+    runs, tables = [], {}
+    for rep in range(repeats):
+        for engine, threads in configurations:
+            name = f"{engine}-threads{threads}-rep{rep}"
+            cmd = [sys.executable, "-m", "gli_helpers", "run", "--benchmark", benchmark, "--root", str(root),
+                   "--preset", preset, "--methods", methods, "--seeds", seeds, "--out", str(base / name),
+                   "--engine", engine, "--threads", str(threads), "--quiet", *cache]
+            start = time.perf_counter()
+            done = subprocess.run(cmd, capture_output=True, text=True)
+            seconds = time.perf_counter() - start
+            if done.returncode:
+                raise RuntimeError(f"{' '.join(cmd)} failed:\n{done.stderr[-3000:]}")
+            tables[name] = pd.read_csv(base / name / "results.csv").sort_values(["method", "seed"]).reset_index(drop=True)
+            runs.append({"engine": engine, "threads": threads, "repeat": rep, "seconds": round(seconds, 2)})
+    first = next(iter(tables.values()))
+    for run, table in zip(runs, tables.values(), strict=True):
+        same = list(table.method) == list(first.method)
+        run["rows"] = len(table)
+        run["max_metric_difference"] = float((table[ENGINE_METRICS] - first[ENGINE_METRICS]).abs().max().max()) \
+            if same else None
+    frame = pd.DataFrame(runs)
+    mean = frame.groupby(["engine", "threads"], sort=False).seconds.mean()
+    local = mean.get(configurations[0])
+    summary = [{"engine": e, "threads": t, "mean_seconds": round(s, 2), "ratio_to_first": round(s / local, 3)}
+               for (e, t), s in mean.items()]
+    return {"benchmark": benchmark, "preset": preset, "methods": methods, "seeds": seeds, "run_dir": str(base),
+            "runs": runs, "summary": summary}
+
+
+__all__ = ["bench_engine", "bench_gli", "bench_train", "machine", "unlearn_fractions"]

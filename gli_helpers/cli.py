@@ -216,7 +216,11 @@ def cmd_bench(args) -> None:
     from . import bench
     from .errors import ConfigError
     out = {"machine": bench.machine(), "what": args.what}
-    if args.what == "unlearn":
+    if args.what == "engine":
+        configurations = [_engine_threads(text) for text in args.configurations.split(",")]
+        out.update(bench.bench_engine(args.benchmark, args.root, args.preset, args.methods, args.seeds, configurations,
+                                      args.repeats, args.out, args.cache_dir))
+    elif args.what == "unlearn":
         if not args.results:
             raise ConfigError("bench unlearn needs --results <results.csv of a run folder> (written by python -m "
                               "gli_helpers run or notebook 02): it reports each method's time as a fraction of retraining.")
@@ -231,6 +235,13 @@ def cmd_bench(args) -> None:
         else:
             out.update(bench.bench_gli(b, args.arch, args.k, args.batch_size, args.steps, device=args.device))
     print(json.dumps(out, indent=2))
+
+
+def _engine_threads(text: str) -> tuple[str, int]:
+    engine, _, threads = text.strip().partition(":")
+    if engine not in ("local", "ray") or not threads.isdigit() or int(threads) < 1:
+        raise ConfigError(f"--configurations takes ENGINE:THREADS items such as local:2,ray:2,ray:1, got {text!r}.")
+    return engine, int(threads)
 
 
 def cmd_export(args) -> None:
@@ -393,13 +404,14 @@ def main(argv=None) -> int:
     p.set_defaults(func=cmd_reproduce)
 
     p = sub.add_parser("bench", help="performance measurements (see docs/PERFORMANCE.md)")
-    p.add_argument("what", choices=("train", "gli", "unlearn"))
+    p.add_argument("what", choices=("train", "gli", "unlearn", "engine"))
     p.add_argument("--benchmark", default="synthetic-mufac")
     p.add_argument("--root", default="data/synthetic-mufac")
     p.add_argument("--resolution", type=int, default=32)
     p.add_argument("--arch", default="resnet18")
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--steps", type=int, default=20, help="timed steps (train) or repeats (gli)")
+    p.add_argument("--repeats", type=int, default=1, help="engine: runs of each configuration, in turn")
     p.add_argument("--k", type=int, default=2, help="GLI steps K")
     p.add_argument("--workers", type=int, default=0, help="DataLoader workers of the reference loop")
     p.add_argument("--device", default="auto")
@@ -407,6 +419,12 @@ def main(argv=None) -> int:
     p.add_argument("--no-channels-last", action="store_true")
     p.add_argument("--no-reference", action="store_true", help="skip the PIL/DataLoader reference loop")
     p.add_argument("--results", help="unlearn: a results.csv")
+    p.add_argument("--preset", default="smoke", help="engine: the grid's preset")
+    p.add_argument("--methods", default="all", help="engine: the grid's methods")
+    p.add_argument("--seeds", default="0", help="engine: the grid's seeds")
+    p.add_argument("--configurations", default="local:2,ray:2,ray:1",
+                   help="engine: ENGINE:THREADS per unit, compared with the first")
+    p.add_argument("--out", help="engine: where the run folders go (default: a new temporary folder)")
     p.add_argument("--cache-dir")
     p.set_defaults(func=cmd_bench)
 

@@ -42,3 +42,24 @@ def test_bench_cli(small_mufac, cache_dir):
 def test_bench_unlearn_without_results_is_a_clear_error():
     res = subprocess.run([sys.executable, "-m", "gli_helpers", "bench", "unlearn"], cwd=REPO, capture_output=True, text=True)
     assert res.returncode == 2 and "needs --results" in res.stderr and "Traceback" not in res.stderr, res.stderr
+
+
+def test_bench_engine_times_both_engines_on_the_same_grid(tmp_path, small_mufac, cache_dir):
+    res = subprocess.run([sys.executable, "-m", "gli_helpers", "bench", "engine", "--root", str(small_mufac),
+                          "--preset", "smoke", "--methods", "finetune", "--configurations", "local:1,ray:1",
+                          "--out", str(tmp_path), "--cache-dir", str(cache_dir)],
+                         cwd=REPO, capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr[-2000:]
+    out = json.loads(res.stdout)
+    local, ray = out["runs"]
+    assert (local["engine"], ray["engine"]) == ("local", "ray") and local["seconds"] > 0 and ray["seconds"] > 0
+    assert local["rows"] == ray["rows"] == 3  # original, retrained, finetune
+    assert ray["max_metric_difference"] == 0  # same threads per unit: the same numbers
+    assert [s["ratio_to_first"] for s in out["summary"]][0] == 1
+    assert (tmp_path / "ray-threads1-rep0" / "results.csv").is_file()
+
+
+def test_bench_engine_rejects_a_bad_configuration(small_mufac):
+    res = subprocess.run([sys.executable, "-m", "gli_helpers", "bench", "engine", "--root", str(small_mufac),
+                          "--configurations", "local:2,ray:0"], cwd=REPO, capture_output=True, text=True)
+    assert res.returncode != 0 and "ENGINE:THREADS" in res.stderr and "Traceback" not in res.stderr
