@@ -79,6 +79,19 @@ def summarize(traj: pd.DataFrame, retrained: dict | None = None) -> pd.DataFrame
     return pd.DataFrame(rows)
 
 
+def markdown_rows(summary: pd.DataFrame) -> str:
+    """The README's ablation table rows from summary.csv (one line per variant)."""
+    def pair(r, at):
+        return f"{r[f'test_acc_{at}']:.3f} / {r[f'mia_{at}']:.3f}"
+    lines = []
+    for _, r in summary.iterrows():
+        lines.append(f"| {r.variant} | {pair(r, 'start')} | {pair(r, 'last')} | {r.retain_loss_start:.2f} -> "
+                     f"{r.retain_loss_last:.2f} | {r.test_loss_start:.2f} -> {r.test_loss_last:.2f} | "
+                     f"{r.step_loss_ratio:.2f} | {r.distance_ratio:.2f} | {r.share_following_distance:.2f} | "
+                     f"{int(r.selected_step)} ({r.final_score_selected:.3f}) |")
+    return "\n".join(lines)
+
+
 def run_gli_ablations(exp, out, variants: list[str] | None = None, batches: int = 45,
                       log=print) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Run each variant (default: all of VARIANTS) from ``exp``'s Original model (trained or reused in its run

@@ -51,6 +51,8 @@ def test_gli_ablations_command_runs_resumes_and_refuses_bad_input(tmp_path, smal
     res = subprocess.run([*base, "--variants", "authors,distance_only,honest", "--batches", "2"],
                          capture_output=True, text=True)
     assert res.returncode == 0, res.stderr
+    table = [line for line in res.stdout.splitlines() if line.startswith("| ")]
+    assert [line.split(" | ")[0] for line in table[1:]] == ["| authors", "| distance_only", "| honest"]
     summary = pd.read_csv(tmp_path / "abl" / "summary.csv")
     assert list(summary.variant) == ["authors", "distance_only", "honest"] and (summary.batches == 2).all()
     traj = pd.read_csv(tmp_path / "abl" / "trajectories.csv")
