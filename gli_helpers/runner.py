@@ -269,17 +269,21 @@ def format_table(table: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
+EXPORTED = ["results.csv", "trajectories.csv", "errors.csv", "tune.csv", "audit.csv", "audit_examples.csv", "audit.json"]
+
+
 def export_results(run_dir, dest) -> list[str]:
-    """Copy the numbers of a run (results, trajectories, configurations, reference-model metrics) to ``dest``;
-    never the checkpoints, the images or anything else from the dataset."""
+    """Copy the numbers of a run (results, trajectories, errors, the tuning log, the audit's tables, configurations,
+    reference-model metrics) to ``dest``; never the checkpoints, the images or anything else from the dataset."""
     import shutil
 
     run_dir, dest = Path(run_dir), Path(dest)
-    if not (run_dir / "results.csv").is_file():
-        raise DataError(f"{run_dir / 'results.csv'} does not exist; run the benchmark first (python -m gli_helpers run).")
+    if not (run_dir / "results.csv").is_file() and not (run_dir / "audit.csv").is_file():
+        raise DataError(f"{run_dir} holds neither results.csv nor audit.csv; run the benchmark first (python -m "
+                        f"gli_helpers run, tune or audit).")
     copied = []
     extra = [*run_dir.glob("configs/*.json"), *run_dir.glob("*-seed*/metrics.json")]
-    for rel in ["results.csv", "trajectories.csv", *sorted(p.relative_to(run_dir).as_posix() for p in extra)]:
+    for rel in [*EXPORTED, *sorted(p.relative_to(run_dir).as_posix() for p in extra)]:
         if (run_dir / rel).is_file():
             (dest / rel).parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(run_dir / rel, dest / rel)

@@ -44,6 +44,13 @@ def test_audit_command(tmp_path, small_mufac, cache_dir):
     assert other.returncode == 2 and "another configuration" in other.stderr
     assert (run / "audit.csv").read_bytes() == before and len(list((run / "audit_units").glob("*.json"))) == 13
 
+    exported = subprocess.run([sys.executable, "-m", "gli_helpers", "export-results", str(run), str(tmp_path / "numbers")],
+                              capture_output=True, text=True)  # an audit folder has no results.csv: its tables go
+    assert exported.returncode == 0, exported.stderr
+    files = sorted(p.name for p in (tmp_path / "numbers").rglob("*") if p.is_file())
+    assert {"audit.csv", "audit_examples.csv", "audit.json"} <= set(files)
+    assert all(name.endswith((".csv", ".json")) for name in files)  # numbers only, no model or image
+
 
 def test_a_failing_unit_names_itself_and_keeps_the_finished_ones(tmp_path, mufac_bench):
     exp = Experiment(mufac_bench, preset("smoke"), torch.device("cpu"), tmp_path)
