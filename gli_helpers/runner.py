@@ -17,6 +17,7 @@ from .errors import ConfigError, DataError
 from .experiment import REPORTED, Experiment
 from .io import read_json, write_csv_atomic, write_json_atomic
 from .metrics import evaluate, gaps_to_reference, metrics_from_logits, predict
+from .train import evaluation_fingerprint
 from .unlearning import REFERENCES, UnlearnData, default_config, get_method, method_label, method_order
 
 GAPS = ("test_acc_gap", "retain_acc_gap", "forget_acc_gap", "mia_gap")  # ours - Retrained's
@@ -165,8 +166,19 @@ def finished_record(path: Path, cfg, exp: Experiment, fingerprint: str) -> dict 
         return None
     rec = read_json(path)
     same = (_as_current(type(cfg), rec.get("method_config")) == cfg.to_dict() and rec.get("train_config") == exp.cfg.to_dict()
-            and rec.get("data_fingerprint") == fingerprint and "row" in rec)
+            and rec.get("data_fingerprint") == fingerprint and _same_evaluation(rec, exp.bench) and "row" in rec)
     return rec if same else None
+
+
+def _same_evaluation(rec: dict, bench) -> bool:
+    """Whether a record's numbers were computed on this benchmark's evaluation splits (a validation share, for
+    one, changes the test split while the train split stays). Records from before the evaluation fingerprint
+    are judged by their data options."""
+    if "eval_fingerprint" in rec:
+        return rec["eval_fingerprint"] == evaluation_fingerprint(bench)
+    def options(d):
+        return {k: v for k, v in (d or {}).items() if k != "cache_dir"}
+    return options(rec.get("data_config")) == options(bench.data_config)
 
 
 def _as_current(config_class, stored) -> dict | None:
@@ -199,7 +211,7 @@ def run_method(exp: Experiment, name: str, cfg, original, m_retr: dict, splits: 
               "report": data.report, "train_config": exp.cfg.to_dict(), "benchmark": exp.bench.name,
               "benchmark_options": exp.bench.options, "data_config": exp.bench.data_config, "source": exp.bench.source,
               "source_fingerprint": exp.bench.source_fingerprint, "data_fingerprint": common["data_fingerprint"],
-              "metrics": m, "unlearn_seconds": seconds, "row": row}
+              "eval_fingerprint": evaluation_fingerprint(exp.bench), "metrics": m, "unlearn_seconds": seconds, "row": row}
     return row, traj.rows, record
 
 

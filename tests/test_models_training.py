@@ -156,6 +156,26 @@ def test_run_folder_reuses_and_refuses(tmp_path, mufac_bench):
     assert (tmp_path / "retrained-resnet18-seed0" / "model.pt").read_bytes() == before
 
 
+def test_a_reused_model_is_evaluated_again_on_other_evaluation_splits(tmp_path, mufac_bench, small_mufac, cache_dir):
+    """A validation share takes families out of the test split and leaves the train split alone: the stored
+    Original is reused, but its numbers must describe the test split of this run, not of the run that trained it."""
+    from gli_helpers.data import load_benchmark
+    from gli_helpers.metrics import evaluate
+    cfg = preset("smoke")
+    _, first = train_or_load(tmp_path, "original", mufac_bench, cfg, CPU, progress=False)
+    stored = (tmp_path / "original-resnet18-seed0" / "model.pt").read_bytes()
+    held_out = load_benchmark("synthetic-mufac", small_mufac, 16, cache_dir=cache_dir, validation_share=0.5)
+    assert held_out.fingerprint("train") == mufac_bench.fingerprint("train")
+    assert len(held_out.splits["test"]) < len(mufac_bench.splits["test"])
+    model, again = train_or_load(tmp_path, "original", held_out, cfg, CPU, progress=False)
+    fresh = evaluate(model, held_out, CPU, cfg.eval_batch_size, seed=cfg.seed)
+    assert again["reused"] and again["reevaluated"] and again["train_seconds"] == first["train_seconds"]
+    assert again["test_acc"] == fresh["test_acc"] and again["mia"] == fresh["mia"] and "validation_acc" in again
+    assert (tmp_path / "original-resnet18-seed0" / "model.pt").read_bytes() == stored  # the file is left as it was
+    _, same = train_or_load(tmp_path, "original", mufac_bench, cfg, CPU, progress=False)
+    assert same["reused"] and "reevaluated" not in same and same["test_acc"] == first["test_acc"]
+
+
 def _train_cmd(root, out, cache):
     return [sys.executable, "-m", "gli_helpers", "train", "--benchmark", "synthetic-mufac", "--root", str(root),
             "--preset", "smoke", "--epochs", "4", "--role", "original", "--seed", "1", "--out", str(out),

@@ -216,3 +216,28 @@ def test_gli_diagnostics_go_to_the_trajectories_and_old_records_are_reused(tmp_p
     logs.clear()
     run_benchmark(exp, ["finetune"], [0], trajectory_every=0, log=logs.append)
     assert "reused" not in logs[-1]
+
+
+def test_a_method_record_is_not_reused_on_other_evaluation_splits(tmp_path, mufac_bench, small_mufac, cache_dir):
+    """The same train split with part of the test split held out for validation: the finished record's numbers
+    were measured on another test split, so the method runs again; records from before the evaluation
+    fingerprint are judged by their data options."""
+    import json
+
+    from gli_helpers.data import load_benchmark
+    held_out = load_benchmark("synthetic-mufac", small_mufac, 16, cache_dir=cache_dir, validation_share=0.5)
+    cfg = preset("smoke", epochs=1)
+    logs = []
+    run_benchmark(Experiment(mufac_bench, cfg, CPU, tmp_path), ["finetune"], [0], trajectory_every=0, log=logs.append)
+    run_benchmark(Experiment(mufac_bench, cfg, CPU, tmp_path), ["finetune"], [0], trajectory_every=0, log=logs.append)
+    assert "reused" in logs[-1]
+    run_benchmark(Experiment(held_out, cfg, CPU, tmp_path), ["finetune"], [0], trajectory_every=0, log=logs.append)
+    assert "reused" not in logs[-1]
+    path = tmp_path / "configs" / "finetune-seed0.json"
+    record = json.loads(path.read_text())
+    del record["eval_fingerprint"]  # as written before the fingerprint existed: the data options decide
+    path.write_text(json.dumps(record))
+    run_benchmark(Experiment(held_out, cfg, CPU, tmp_path), ["finetune"], [0], trajectory_every=0, log=logs.append)
+    assert "reused" in logs[-1]
+    run_benchmark(Experiment(mufac_bench, cfg, CPU, tmp_path), ["finetune"], [0], trajectory_every=0, log=logs.append)
+    assert "reused" not in logs[-1]
