@@ -8,7 +8,10 @@ paper's run once on the test protocol and reported side by side.
   scores the final score on the validation split: accuracy there, and the MIA of forget against validation losses;
   test and unseen never enter the choice.
 - Results: tune.csv (every trial: its configuration, validation score, which one is the paper's and which was
-  chosen) and results.csv rows of procedure ``honest`` (the paper's configuration) and ``tuned`` (the chosen one).
+  chosen, the search space and the evaluation splits it was scored on) and results.csv rows of procedure
+  ``honest`` (the paper's configuration) and ``tuned`` (the chosen one).
+- tune.csv is written after each method; a method whose K trials are already there (same space, same splits) is
+  not searched again, so a stopped search resumes at the next method.
 """
 
 from __future__ import annotations
@@ -24,7 +27,8 @@ from .errors import ConfigError
 from .io import write_csv_atomic
 
 KINDS = ("log", "float", "int")
-TUNE_COLUMNS = ["benchmark", "arch", "method", "trial", "validation_score", "paper_config", "chosen", "config"]
+TUNE_COLUMNS = ["benchmark", "arch", "method", "trial", "validation_score", "paper_config", "chosen", "config",
+                "search_space", "eval_fingerprint"]
 
 
 def check_space(name: str, space: dict, config_class) -> None:
@@ -97,27 +101,38 @@ def run_tune(spec, methods: list[str], trials: int, address: str | None = None, 
         from ray.tune.search.optuna import OptunaSearch
         gpu = ray.cluster_resources().get("GPU", 0) > 0
         device = "cuda" if gpu else "cpu"
-        rows = []
+        from .train import evaluation_fingerprint
+        rows, path, eval_key = [], out / "tune.csv", evaluation_fingerprint(b)
         for m in methods:
             space = get_method(m).search_space
             first = {k: getattr(paper[m], k) for k in space}
-            searcher = OptunaSearch(points_to_evaluate=[first], seed=0)
-            resources = {"cpu": spec.threads, **({"gpu": 1} if gpu else {})}
-            tuner = tune.Tuner(
-                tune.with_resources(tune.with_parameters(_trial, spec=spec, name=m, base=base, device=device), resources),
-                param_space={k: _distribution(*v) for k, v in space.items()},
-                tune_config=tune.TuneConfig(metric="validation_score", mode="max", num_samples=trials, search_alg=searcher),
-                run_config=tune.RunConfig(name=m, storage_path=str((out / "tune_trials").resolve()), verbose=0))
-            grid = tuner.fit()
-            errors = [r.error for r in grid if r.error]
-            if errors:
-                log(f"tune {m}: {len(errors)} trial(s) failed, e.g. {errors[0]}")
-            done = [(r.config, r.metrics.get("validation_score")) for r in grid if not r.error]  # in trial order
+            space_key = json.dumps(space, sort_keys=True)
+            done = _finished_trials(path, m, trials, space_key, eval_key)
+            if done is not None:
+                log(f"tune {m}: {trials} trials reused from {path}")
+            else:
+                searcher = OptunaSearch(points_to_evaluate=[first], seed=0)
+                resources = {"cpu": spec.threads, **({"gpu": 1} if gpu else {})}
+                tuner = tune.Tuner(
+                    tune.with_resources(tune.with_parameters(_trial, spec=spec, name=m, base=base, device=device),
+                                        resources),
+                    param_space={k: _distribution(*v) for k, v in space.items()},
+                    tune_config=tune.TuneConfig(metric="validation_score", mode="max", num_samples=trials,
+                                                search_alg=searcher),
+                    run_config=tune.RunConfig(name=m, storage_path=str((out / "tune_trials").resolve()), verbose=0))
+                grid = tuner.fit()
+                errors = [r.error for r in grid if r.error]
+                if errors:
+                    log(f"tune {m}: {len(errors)} trial(s) failed, e.g. {errors[0]}")
+                done = [({k: _plain(v) for k, v in r.config.items()}, r.metrics.get("validation_score"))
+                        for r in grid if not r.error]  # in trial order
             best = max(range(len(done)), key=lambda i: done[i][1]) if done else None
-            for i, (config, score) in enumerate(done):
-                rows.append({"benchmark": b.name, "arch": exp.cfg.arch, "method": m, "trial": i, "validation_score": score,
-                             "paper_config": _same(config, first), "chosen": i == best,
-                             "config": json.dumps({k: _plain(v) for k, v in config.items()}, sort_keys=True)})
+            mine = [{"benchmark": b.name, "arch": exp.cfg.arch, "method": m, "trial": i, "validation_score": score,
+                     "paper_config": _same(config, first), "chosen": i == best,
+                     "config": json.dumps(config, sort_keys=True), "search_space": space_key,
+                     "eval_fingerprint": eval_key} for i, (config, score) in enumerate(done)]
+            rows += mine
+            write_csv_atomic(path, _merged(path, pd.DataFrame(mine, columns=TUNE_COLUMNS), [m]))  # kept at once
             if best is None:
                 continue
             log(f"tune {m}: best validation score {done[best][1]:.4f} with {done[best][0]}")
@@ -129,9 +144,7 @@ def run_tune(spec, methods: list[str], trials: int, address: str | None = None, 
                 if not reused:
                     save_rows(out, [row], traj)
                 log(log_line(0, f"{m} ({procedure})", record, reused))
-        table = pd.DataFrame(rows, columns=TUNE_COLUMNS)
-        write_csv_atomic(out / "tune.csv", _merged(out / "tune.csv", table, methods))
-        return table
+        return pd.DataFrame(rows, columns=TUNE_COLUMNS)
     finally:
         if started:
             ray.shutdown()
@@ -145,9 +158,23 @@ def _same(config: dict, first: dict) -> bool:
     return all(abs(float(config[k]) - float(v)) <= 1e-12 * max(1.0, abs(float(v))) for k, v in first.items())
 
 
+def _finished_trials(path: Path, method: str, trials: int, space_key: str, eval_key: str) -> list[tuple] | None:
+    """The (config, score) of ``method``'s trials in tune.csv, in trial order, when all ``trials`` of them ran
+    in this search space on these evaluation splits; else None (the method is searched again)."""
+    if not path.is_file():
+        return None
+    old = pd.read_csv(path, dtype={"config": str, "search_space": str, "eval_fingerprint": str})
+    if "search_space" not in old.columns:
+        return None
+    mine = old[old.method == method].sort_values("trial")
+    if len(mine) != trials or (mine.search_space != space_key).any() or (mine.eval_fingerprint != eval_key).any():
+        return None
+    return [(json.loads(c), float(v)) for c, v in zip(mine.config, mine.validation_score, strict=True)]
+
+
 def _merged(path: Path, new: pd.DataFrame, methods: list[str]) -> pd.DataFrame:
     """tune.csv keeps the trials of methods this call did not search."""
     if not path.is_file():
         return new
-    old = pd.read_csv(path)
+    old = pd.read_csv(path, dtype={"config": str, "search_space": str, "eval_fingerprint": str})
     return pd.concat([old[~old.method.isin(methods)], new], ignore_index=True)

@@ -67,7 +67,8 @@ def test_tune_searches_on_validation_and_reports_both_configurations(tmp_path, s
     assert len(table) == 3 and table.paper_config.tolist()[0] and table.paper_config.sum() == 1
     assert json.loads(table.config[0]) == {"epochs": 2, "lr": 0.001}  # the paper's configuration, first
     assert table.chosen.sum() == 1 and table.loc[table.chosen, "validation_score"].item() == table.validation_score.max()
-    assert pd.read_csv(tmp_path / "run" / "tune.csv").equals(table)
+    as_text = {"config": str, "search_space": str, "eval_fingerprint": str}
+    assert pd.read_csv(tmp_path / "run" / "tune.csv", dtype=as_text).equals(table)
     results = pd.read_csv(tmp_path / "run" / "results.csv")
     rows = results[results.method == "finetune"].set_index("procedure")
     assert set(rows.index) == {"honest", "tuned"}
@@ -75,3 +76,9 @@ def test_tune_searches_on_validation_and_reports_both_configurations(tmp_path, s
     tuned = json.loads(rows.loc["tuned", "method_config"])
     assert all(tuned[k] == pytest.approx(v) for k, v in chosen.items()) and tuned["selection"] == "none"
     assert {"original", "retrained"} <= set(results[results.procedure == "tuned"].method)
+
+    logs = []  # a second call (a search stopped and started again) reuses the finished method's trials
+    again = run_tune(spec, ["finetune"], 3, log=logs.append, preset_name="smoke")
+    assert any("3 trials reused" in line for line in logs) and again.equals(table)
+    assert pd.read_csv(tmp_path / "run" / "tune.csv", dtype=as_text).equals(table)
+    assert sum("reused" in line for line in logs) == 3  # and both test-protocol rows
