@@ -37,7 +37,7 @@ lint: setup
 	$(PY) -m ruff check gli_helpers tests
 
 # Protocol 2 of results/mufac/PROTOCOL.md (the paper's regime on a CPU): pilot, then every method under the honest and
-# the authors' procedure, seeds 0 1 2, exported to results/mufac/regime/ (resumable; seed 0 took about 2 h 15 min on 2 cores, references included, with other jobs beside it)
+# the authors' procedure, seeds 0 1 2, exported to results/mufac/regime/ (resumable; seed 2 took 83 min on 2 cores, references included, mostly alone)
 mufac-regime: setup
 	MUFAC_ZIP=$(MUFAC_ZIP) PY=$(PY) scripts/mufac_regime.sh "$(subst $(comma), ,$(SEEDS))"
 	$(PY) -m gli_helpers compare results/mufac/regime/results.csv --procedure honest --out results/mufac/regime/comparison-honest.md
