@@ -43,6 +43,7 @@ mufac-regime: setup
 	$(PY) -m gli_helpers compare results/mufac/regime/results.csv --procedure honest --out results/mufac/regime/comparison-honest.md
 	$(PY) -m gli_helpers compare results/mufac/regime/results.csv --procedure authors --out results/mufac/regime/comparison-authors.md
 	$(PY) -m gli_helpers compare results/mufac/regime/results.csv --by-procedure honest authors --out results/mufac/regime/procedures.md
+	$(PY) -c "import pandas as pd; from gli_helpers import plots; plots.save(plots.procedure_plot(pd.read_csv('results/mufac/regime/results.csv')), 'results/mufac/regime/procedures.png')"
 
 # The real-MUFAC comparison in README "Results on MUFAC" (protocol: results/mufac/PROTOCOL.md; about 85 min on 2 cores)
 mufac-results: setup
