@@ -198,7 +198,7 @@ def bench_engine(benchmark: str, root, preset: str = "smoke", methods: str = "al
     base = Path(out or tempfile.mkdtemp(prefix="bench-engine-"))
     cache = ["--cache-dir", str(cache_dir)] if cache_dir else []
     load_benchmark(benchmark, root, make_preset(preset, benchmark).resolution, cache_dir=cache_dir)
-    runs, tables = [], {}
+    runs, first = [], None
     for rep in range(repeats):
         for engine, threads in configurations:
             name = f"{engine}-threads{threads}-rep{rep}"
@@ -210,14 +210,12 @@ def bench_engine(benchmark: str, root, preset: str = "smoke", methods: str = "al
             seconds = time.perf_counter() - start
             if done.returncode:
                 raise RuntimeError(f"{' '.join(cmd)} failed:\n{done.stderr[-3000:]}")
-            tables[name] = pd.read_csv(base / name / "results.csv").sort_values(["method", "seed"]).reset_index(drop=True)
-            runs.append({"engine": engine, "threads": threads, "repeat": rep, "seconds": round(seconds, 2)})
-    first = next(iter(tables.values()))
-    for run, table in zip(runs, tables.values(), strict=True):
-        same = list(table.method) == list(first.method)
-        run["rows"] = len(table)
-        run["max_metric_difference"] = float((table[ENGINE_METRICS] - first[ENGINE_METRICS]).abs().max().max()) \
-            if same else None
+            table = pd.read_csv(base / name / "results.csv").sort_values(["method", "seed"]).reset_index(drop=True)
+            first = table if first is None else first
+            same = list(table.method) == list(first.method)
+            difference = float((table[ENGINE_METRICS] - first[ENGINE_METRICS]).abs().max().max()) if same else None
+            runs.append({"engine": engine, "threads": threads, "repeat": rep, "seconds": round(seconds, 2),
+                         "rows": len(table), "max_metric_difference": difference})
     frame = pd.DataFrame(runs)
     mean = frame.groupby(["engine", "threads"], sort=False).seconds.mean()
     local = mean.get(configurations[0])

@@ -132,7 +132,7 @@ def cmd_run(args) -> None:
 def cmd_gli_ablations(args) -> None:
     from . import plots
     from .experiment import data_config_from_args, overrides_from_args, prepare
-    from .gli_ablations import markdown_rows, run_gli_ablations
+    from .gli_ablations import markdown_table, run_gli_ablations
     from .paper import authors_gli_trajectory
     variants = [v.strip() for v in args.variants.split(",") if v.strip()] if args.variants else None
     exp = prepare(args.benchmark, args.root, args.out, args.preset, args.arch, args.seed, device=args.device,
@@ -143,10 +143,7 @@ def cmd_gli_ablations(args) -> None:
     authors = authors_gli_trajectory() if exp.bench.spec.paper_task == "MUFAC" else None
     figure = plots.save(plots.gli_ablation_plot(traj, authors),
                         f"{args.results}/gli_ablations.png")
-    print("| variant | test acc / MIA at start | at the end | retain loss | test loss | step loss ratio (median) | "
-          "distance ratio (median) | share of pixels the distance decides | authors' selection: step (final score) |")
-    print("|---" * 9 + "|")
-    print(markdown_rows(summary))
+    print(markdown_table(summary))
     print(f"written: {args.results}/summary.csv, {args.results}/trajectories.csv, {figure}")
 
 

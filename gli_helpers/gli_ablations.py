@@ -79,8 +79,13 @@ def summarize(traj: pd.DataFrame, retrained: dict | None = None) -> pd.DataFrame
     return pd.DataFrame(rows)
 
 
-def markdown_rows(summary: pd.DataFrame) -> str:
-    """The README's ablation table rows from summary.csv (one line per variant)."""
+MARKDOWN_HEADER = ("| variant | test acc / MIA at start | at the end | retain loss | test loss | step loss ratio (median) | "
+                   "distance ratio (median) | share of pixels the distance decides | authors' selection: step (final "
+                   "score) |\n" + "|---" * 9 + "|")
+
+
+def markdown_table(summary: pd.DataFrame) -> str:
+    """The README's ablation table from summary.csv: the header, then one line per variant."""
     def pair(r, at):
         return f"{r[f'test_acc_{at}']:.3f} / {r[f'mia_{at}']:.3f}"
     lines = []
@@ -89,7 +94,7 @@ def markdown_rows(summary: pd.DataFrame) -> str:
                      f"{r.retain_loss_last:.2f} | {r.test_loss_start:.2f} -> {r.test_loss_last:.2f} | "
                      f"{r.step_loss_ratio:.2f} | {r.distance_ratio:.2f} | {r.share_following_distance:.2f} | "
                      f"{int(r.selected_step)} ({r.final_score_selected:.3f}) |")
-    return "\n".join(lines)
+    return "\n".join([MARKDOWN_HEADER, *lines])
 
 
 def run_gli_ablations(exp, out, variants: list[str] | None = None, batches: int = 45,

@@ -17,7 +17,6 @@ from .errors import ConfigError, DataError
 from .experiment import REPORTED, Experiment
 from .io import read_json, write_csv_atomic, write_json_atomic
 from .metrics import evaluate, gaps_to_reference, metrics_from_logits, predict
-from .train import evaluation_fingerprint
 from .unlearning import REFERENCES, UnlearnData, default_config, get_method, method_label, method_order
 
 GAPS = ("test_acc_gap", "retain_acc_gap", "forget_acc_gap", "mia_gap")  # ours - Retrained's
@@ -175,7 +174,7 @@ def _same_evaluation(rec: dict, bench) -> bool:
     one, changes the test split while the train split stays). Records from before the evaluation fingerprint
     are judged by their data options."""
     if "eval_fingerprint" in rec:
-        return rec["eval_fingerprint"] == evaluation_fingerprint(bench)
+        return rec["eval_fingerprint"] == bench.evaluation_fingerprint
     def options(d):
         return {k: v for k, v in (d or {}).items() if k != "cache_dir"}
     return options(rec.get("data_config")) == options(bench.data_config)
@@ -211,7 +210,7 @@ def run_method(exp: Experiment, name: str, cfg, original, m_retr: dict, splits: 
               "report": data.report, "train_config": exp.cfg.to_dict(), "benchmark": exp.bench.name,
               "benchmark_options": exp.bench.options, "data_config": exp.bench.data_config, "source": exp.bench.source,
               "source_fingerprint": exp.bench.source_fingerprint, "data_fingerprint": common["data_fingerprint"],
-              "eval_fingerprint": evaluation_fingerprint(exp.bench), "metrics": m, "unlearn_seconds": seconds, "row": row}
+              "eval_fingerprint": exp.bench.evaluation_fingerprint, "metrics": m, "unlearn_seconds": seconds, "row": row}
     return row, traj.rows, record
 
 

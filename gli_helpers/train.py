@@ -11,7 +11,7 @@ from .checkpoint import load_checkpoint, save_checkpoint
 from .config import TrainConfig
 from .data.augment import augment
 from .errors import CheckpointError, ConfigError
-from .io import atomic_path, stable_hash, write_json_atomic
+from .io import atomic_path, write_json_atomic
 from .metrics import evaluate, task_loss
 from .models import build_model
 from .runtime import forward, prepare_model, to_float
@@ -116,11 +116,6 @@ def model_folder(role: str, cfg: TrainConfig) -> str:
     return f"{role}-{cfg.arch}-seed{cfg.seed}"
 
 
-def evaluation_fingerprint(bench) -> str:
-    """Which images a reference model's stored metrics were computed on (every split ``evaluate`` reads)."""
-    return stable_hash("eval-v1", *(f"{s}:{bench.fingerprint(s)}" for s in sorted(bench.splits)))[:16]
-
-
 def train_or_load(run_dir, role: str, bench, cfg: TrainConfig, device: torch.device, *, progress: bool = True,
                   amp: bool = True) -> tuple[torch.nn.Module, dict]:
     """The model of ``role`` (original / retrained) in ``run_dir/<role>-<arch>-seed<S>``: reused when its configuration
@@ -146,18 +141,18 @@ def train_or_load(run_dir, role: str, bench, cfg: TrainConfig, device: torch.dev
         model = prepare_model(build_model(ckpt["arch"], ckpt["num_outputs"]), device)
         model.load_state_dict(ckpt["state_dict"])
         metrics = ckpt["metrics"]
-        if metrics.get("eval_fingerprint") != evaluation_fingerprint(bench):
+        if metrics.get("eval_fingerprint") != bench.evaluation_fingerprint:
             # the same model, read against other evaluation data (e.g. a validation share taken from the test
             # split): its stored numbers describe the old splits, so it is evaluated again (the file is left as is)
             fresh = evaluate(model, bench, device, cfg.eval_batch_size, seed=cfg.seed, amp=amp)
             metrics = {**fresh, "train_seconds": metrics.get("train_seconds"), "epochs": metrics.get("epochs"),
-                       "eval_fingerprint": evaluation_fingerprint(bench), "reevaluated": True}
+                       "eval_fingerprint": bench.evaluation_fingerprint, "reevaluated": True}
         return model, {**metrics, "reused": True, "history": ckpt["extra"].get("history", [])}
     folder.mkdir(parents=True, exist_ok=True)
     model, info = train_model(bench, split, cfg, device, state_path=folder / "state.pt", progress=progress, amp=amp)
     metrics = evaluate(model, bench, device, cfg.eval_batch_size, seed=cfg.seed, amp=amp)
     metrics.update(train_seconds=info["train_seconds"], epochs=info["epochs_done"],
-                   eval_fingerprint=evaluation_fingerprint(bench))
+                   eval_fingerprint=bench.evaluation_fingerprint)
     save_checkpoint(ckpt_path, model, arch=cfg.arch, num_outputs=bench.num_outputs, data_fingerprint=fingerprint,
                     config=record, metrics=metrics, extra={"history": info["history"]})
     write_json_atomic(folder / "metrics.json", {**record, "metrics": metrics, "history": info["history"]})

@@ -27,6 +27,7 @@ from .errors import ConfigError
 from .io import write_csv_atomic
 
 KINDS = ("log", "float", "int")
+TEXT_COLUMNS = {"config": str, "search_space": str, "eval_fingerprint": str}  # JSON and hex: never parsed as numbers
 TUNE_COLUMNS = ["benchmark", "arch", "method", "trial", "validation_score", "paper_config", "chosen", "config",
                 "search_space", "eval_fingerprint"]
 
@@ -101,8 +102,7 @@ def run_tune(spec, methods: list[str], trials: int, address: str | None = None, 
         from ray.tune.search.optuna import OptunaSearch
         gpu = ray.cluster_resources().get("GPU", 0) > 0
         device = "cuda" if gpu else "cpu"
-        from .train import evaluation_fingerprint
-        rows, path, eval_key = [], out / "tune.csv", evaluation_fingerprint(b)
+        rows, path, eval_key = [], out / "tune.csv", b.evaluation_fingerprint
         for m in methods:
             space = get_method(m).search_space
             first = {k: getattr(paper[m], k) for k in space}
@@ -158,12 +158,17 @@ def _same(config: dict, first: dict) -> bool:
     return all(abs(float(config[k]) - float(v)) <= 1e-12 * max(1.0, abs(float(v))) for k, v in first.items())
 
 
+def read_tune(path) -> pd.DataFrame:
+    """tune.csv with its JSON and fingerprint columns kept as text."""
+    return pd.read_csv(path, dtype=TEXT_COLUMNS)
+
+
 def _finished_trials(path: Path, method: str, trials: int, space_key: str, eval_key: str) -> list[tuple] | None:
     """The (config, score) of ``method``'s trials in tune.csv, in trial order, when all ``trials`` of them ran
     in this search space on these evaluation splits; else None (the method is searched again)."""
     if not path.is_file():
         return None
-    old = pd.read_csv(path, dtype={"config": str, "search_space": str, "eval_fingerprint": str})
+    old = read_tune(path)
     if "search_space" not in old.columns:
         return None
     mine = old[old.method == method].sort_values("trial")
@@ -176,5 +181,5 @@ def _merged(path: Path, new: pd.DataFrame, methods: list[str]) -> pd.DataFrame:
     """tune.csv keeps the trials of methods this call did not search."""
     if not path.is_file():
         return new
-    old = pd.read_csv(path, dtype={"config": str, "search_space": str, "eval_fingerprint": str})
+    old = read_tune(path)
     return pd.concat([old[~old.method.isin(methods)], new], ignore_index=True)

@@ -60,15 +60,14 @@ def test_bad_input_is_refused_before_anything_runs(tmp_path, small_mufac, cache_
 def test_tune_searches_on_validation_and_reports_both_configurations(tmp_path, small_mufac, cache_dir, local_ray):
     from gli_helpers.data import DataConfig
     from gli_helpers.engine import GridSpec
-    from gli_helpers.tuning import run_tune
+    from gli_helpers.tuning import read_tune, run_tune
     spec = GridSpec("synthetic-mufac", str(small_mufac), str(tmp_path / "run"), "smoke", overrides={"epochs": 2},
                     data=DataConfig(cache_dir=str(cache_dir), validation_share=0.3), threads=1)
     table = run_tune(spec, ["finetune"], 3, log=lambda m: None, preset_name="smoke")
     assert len(table) == 3 and table.paper_config.tolist()[0] and table.paper_config.sum() == 1
     assert json.loads(table.config[0]) == {"epochs": 2, "lr": 0.001}  # the paper's configuration, first
     assert table.chosen.sum() == 1 and table.loc[table.chosen, "validation_score"].item() == table.validation_score.max()
-    as_text = {"config": str, "search_space": str, "eval_fingerprint": str}
-    assert pd.read_csv(tmp_path / "run" / "tune.csv", dtype=as_text).equals(table)
+    assert read_tune(tmp_path / "run" / "tune.csv").equals(table)
     results = pd.read_csv(tmp_path / "run" / "results.csv")
     rows = results[results.method == "finetune"].set_index("procedure")
     assert set(rows.index) == {"honest", "tuned"}
@@ -80,5 +79,5 @@ def test_tune_searches_on_validation_and_reports_both_configurations(tmp_path, s
     logs = []  # a second call (a search stopped and started again) reuses the finished method's trials
     again = run_tune(spec, ["finetune"], 3, log=logs.append, preset_name="smoke")
     assert any("3 trials reused" in line for line in logs) and again.equals(table)
-    assert pd.read_csv(tmp_path / "run" / "tune.csv", dtype=as_text).equals(table)
+    assert read_tune(tmp_path / "run" / "tune.csv").equals(table)
     assert sum("reused" in line for line in logs) == 3  # and both test-protocol rows

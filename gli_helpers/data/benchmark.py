@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 import torch
@@ -87,6 +88,12 @@ class Benchmark:
         s = self.splits[split]
         return stable_hash("split-v1", self.source_fingerprint, self.resolution, self.task, s.paths,
                            s.labels.tolist())[:16]
+
+    @cached_property
+    def evaluation_fingerprint(self) -> str:
+        """Identify every split ``metrics.evaluate`` reads: stored numbers describe these images only (computed
+        once; the splits are fixed when the benchmark is built)."""
+        return stable_hash("eval-v1", *(f"{s}:{self.fingerprint(s)}" for s in sorted(self.splits)))[:16]
 
     def summary(self) -> dict:
         out = {"benchmark": self.name, "task": self.task, "source": self.source, "resolution": self.resolution,
