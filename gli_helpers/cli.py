@@ -163,6 +163,8 @@ def cmd_audit(args) -> None:
     from .audit import run_audit
     from .experiment import data_config_from_args, overrides_from_args, prepare
     from .unlearning import parse_methods
+    if args.bootstrap < 0:
+        raise ConfigError(f"--bootstrap is a number of resamples (0 for none), got {args.bootstrap}.")
     exp = prepare(args.benchmark, args.root, args.out, args.preset, args.arch, 0, device=args.device,
                   amp=not args.no_amp, progress=not args.quiet, threads=args.threads, overrides=overrides_from_args(args),
                   data=data_config_from_args(args))
@@ -177,8 +179,10 @@ def cmd_audit(args) -> None:
         units = collect_ray(spec, methods, args.models, args.address, log=log)
     elif args.address:
         raise ConfigError("--address is for --engine ray.")
-    table = run_audit(exp, methods, args.models, log=log, units=units)
+    table = run_audit(exp, methods, args.models, log=log, units=units, bootstrap=args.bootstrap)
     cols = ["method", "n_models", "f", "f_half", "final_score_competition", "attack_acc", "attack_auc", "forgetting_score"]
+    if args.bootstrap:
+        cols[3:3] = ["f_lo", "f_hi"]
     print(table[cols].to_string(index=False, float_format=lambda v: f"{v:.4f}"))
     print(f"written: {exp.run_dir}/audit.csv, {exp.run_dir}/audit_examples.csv")
 
@@ -375,6 +379,9 @@ def main(argv=None) -> int:
     add_train_options(p)
     p.add_argument("--methods", default="gli", help="all, ablation, or a comma list (default gli)")
     p.add_argument("--models", type=int, required=True, help="N: Retrained models and runs per method (at least 2)")
+    p.add_argument("--bootstrap", type=int, default=0, metavar="SAMPLES",
+                   help="add 95%% intervals of F and the attack's accuracy over forget examples from SAMPLES "
+                        "resamples (default 0: none; 200 took 13 s in all for 5 rows of 1,500 forget examples)")
     add_engine_options(p)
     p.set_defaults(func=cmd_audit)
 

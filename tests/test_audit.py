@@ -35,9 +35,16 @@ def test_audit_command(tmp_path, small_mufac, cache_dir):
     assert n_forget > 0 and len(examples) == 4 * n_forget
     assert len(list((run / "audit_units").glob("*.json"))) == 4 + 1 + 2 * 4  # retrained, original, 2 methods
 
-    again = subprocess.run([*base, "--models", "4", "--methods", "gli"], capture_output=True, text=True)
+    again = subprocess.run([*base, "--models", "4", "--methods", "gli", "--bootstrap", "30"], capture_output=True,
+                           text=True)
     assert again.returncode == 0 and "audit unit" not in again.stderr  # every unit reused
-    assert set(pd.read_csv(run / "audit.csv").method) == set(table.index)  # neggrad's row kept
+    redone = pd.read_csv(run / "audit.csv").set_index("method")
+    assert set(redone.index) == set(table.index)  # neggrad's row kept
+    gli = redone.loc["gli"]  # the same F, now inside its interval over forget examples
+    assert gli.f == table.loc["gli", "f"] and gli.f_lo <= gli.f <= gli.f_hi
+    assert gli.attack_acc_lo <= gli.attack_acc <= gli.attack_acc_hi
+    negative = subprocess.run([*base, "--quiet", "--models", "4", "--bootstrap", "-1"], capture_output=True, text=True)
+    assert negative.returncode == 2 and "number of resamples" in negative.stderr
     before = (run / "audit.csv").read_bytes()
     other = subprocess.run([*base, "--quiet", "--models", "4", "--methods", "gli", "--epochs", "3"],
                            capture_output=True, text=True)
