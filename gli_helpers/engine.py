@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import socket
 import traceback
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import pandas as pd
@@ -40,6 +40,14 @@ class GridSpec:
     device: str = "auto"
     amp: bool = True
     threads: int = 1
+
+    def __post_init__(self):
+        # A worker may run in another directory (Ray Tune starts each trial in its own folder; a cluster node
+        # in wherever `ray start` ran): relative paths would find no data and no reference model there.
+        object.__setattr__(self, "root", str(Path(self.root).resolve()))
+        object.__setattr__(self, "run_dir", str(Path(self.run_dir).resolve()))
+        if self.data is not None and self.data.cache_dir is not None:
+            object.__setattr__(self, "data", replace(self.data, cache_dir=str(Path(self.data.cache_dir).resolve())))
 
     def experiment(self, seed: int, device: str | None = None, worker: bool = False):
         """The experiment of ``seed``; in a task (``worker``) torch gets the spec's ``threads``, in the calling

@@ -116,30 +116,36 @@ def model_folder(role: str, cfg: TrainConfig) -> str:
     return f"{role}-{cfg.arch}-seed{cfg.seed}"
 
 
+def load_saved(run_dir, role: str, bench, cfg: TrainConfig, device: torch.device):
+    """(model, checkpoint) of ``role`` saved in ``run_dir`` for this configuration and data, not evaluated; None
+    when absent; refused when the folder holds a model of another configuration or dataset."""
+    if role not in ROLES:
+        raise ConfigError(f"unknown role {role!r}; valid: {', '.join(ROLES)}.")
+    ckpt_path = Path(run_dir) / model_folder(role, cfg) / "model.pt"
+    if not ckpt_path.exists():
+        return None
+    fingerprint = bench.fingerprint(ROLES[role])
+    ckpt = load_checkpoint(ckpt_path)
+    old = {"config": ckpt["config"].get("config"), "benchmark": ckpt["config"].get("benchmark"),
+           "data_fingerprint": ckpt["data_fingerprint"]}
+    new = {"config": cfg.to_dict(), "benchmark": bench.name, "data_fingerprint": fingerprint}
+    if old != new:
+        diff = _diff(old["config"] or {}, new["config"])
+        raise CheckpointError(f"{ckpt_path} holds the {role} model of another configuration or dataset "
+                              f"(setting differences {diff}; data {old['data_fingerprint']} vs {fingerprint}). "
+                              "It is not overwritten: choose another run folder (--out / RUN_DIR) or delete it.")
+    model = prepare_model(build_model(ckpt["arch"], ckpt["num_outputs"]), device)
+    model.load_state_dict(ckpt["state_dict"])
+    return model, ckpt
+
+
 def train_or_load(run_dir, role: str, bench, cfg: TrainConfig, device: torch.device, *, progress: bool = True,
                   amp: bool = True) -> tuple[torch.nn.Module, dict]:
     """The model of ``role`` (original / retrained) in ``run_dir/<role>-<arch>-seed<S>``: reused when its configuration
     and data match, trained (or resumed) when absent, refused when the folder holds a different one."""
-    if role not in ROLES:
-        raise ConfigError(f"unknown role {role!r}; valid: {', '.join(ROLES)}.")
-    split = ROLES[role]
-    folder = Path(run_dir) / model_folder(role, cfg)
-    ckpt_path = folder / "model.pt"
-    fingerprint = bench.fingerprint(split)
-    record = {"role": role, "benchmark": bench.name, "train_split": split, "data_fingerprint": fingerprint,
-              "config": cfg.to_dict(), "benchmark_options": bench.options, "data_config": bench.data_config}
-    if ckpt_path.exists():
-        ckpt = load_checkpoint(ckpt_path)
-        old = {"config": ckpt["config"].get("config"), "benchmark": ckpt["config"].get("benchmark"),
-               "data_fingerprint": ckpt["data_fingerprint"]}
-        new = {"config": cfg.to_dict(), "benchmark": bench.name, "data_fingerprint": fingerprint}
-        if old != new:
-            diff = _diff(old["config"] or {}, new["config"])
-            raise CheckpointError(f"{ckpt_path} holds the {role} model of another configuration or dataset "
-                                  f"(setting differences {diff}; data {old['data_fingerprint']} vs {fingerprint}). "
-                                  "It is not overwritten: choose another run folder (--out / RUN_DIR) or delete it.")
-        model = prepare_model(build_model(ckpt["arch"], ckpt["num_outputs"]), device)
-        model.load_state_dict(ckpt["state_dict"])
+    loaded = load_saved(run_dir, role, bench, cfg, device)
+    if loaded is not None:
+        model, ckpt = loaded
         metrics = ckpt["metrics"]
         if metrics.get("eval_fingerprint") != bench.evaluation_fingerprint:
             # the same model, read against other evaluation data (e.g. a validation share taken from the test
@@ -148,6 +154,12 @@ def train_or_load(run_dir, role: str, bench, cfg: TrainConfig, device: torch.dev
             metrics = {**fresh, "train_seconds": metrics.get("train_seconds"), "epochs": metrics.get("epochs"),
                        "eval_fingerprint": bench.evaluation_fingerprint, "reevaluated": True}
         return model, {**metrics, "reused": True, "history": ckpt["extra"].get("history", [])}
+    split = ROLES[role]
+    folder = Path(run_dir) / model_folder(role, cfg)
+    ckpt_path = folder / "model.pt"
+    fingerprint = bench.fingerprint(split)
+    record = {"role": role, "benchmark": bench.name, "train_split": split, "data_fingerprint": fingerprint,
+              "config": cfg.to_dict(), "benchmark_options": bench.options, "data_config": bench.data_config}
     folder.mkdir(parents=True, exist_ok=True)
     model, info = train_model(bench, split, cfg, device, state_path=folder / "state.pt", progress=progress, amp=amp)
     metrics = evaluate(model, bench, device, cfg.eval_batch_size, seed=cfg.seed, amp=amp)

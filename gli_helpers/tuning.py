@@ -23,7 +23,7 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from .errors import ConfigError
+from .errors import ConfigError, GLIError
 from .io import write_csv_atomic
 
 KINDS = ("log", "float", "int")
@@ -56,10 +56,15 @@ def _distribution(kind: str, low, high):
 
 def _trial(config: dict, spec, name: str, base: dict, device: str):
     from .runner import unlearn_data
+    from .train import load_saved
     from .unlearning import default_config, get_method
     from .unlearning.selection import Selector
     exp = spec.experiment(0, device, worker=True)
-    original, _ = exp.reference("original")
+    loaded = load_saved(exp.run_dir, "original", exp.bench, exp.cfg, exp.device)  # trained by the caller, never here
+    if loaded is None:
+        raise GLIError(f"a tuning trial found no Original model in {exp.run_dir}; the calling process saves it there "
+                       "before any trial starts, so every node must see the run folder at the same path (docs/CLUSTER.md).")
+    original = loaded[0]
     b = exp.bench
     cfg = default_config(name, b.task, b.spec.binary, **{**base, **config})
     data = unlearn_data(exp, 0)

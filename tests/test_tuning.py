@@ -4,8 +4,10 @@ configuration first, then the chosen and the paper's configuration on the test p
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -57,12 +59,15 @@ def test_bad_input_is_refused_before_anything_runs(tmp_path, small_mufac, cache_
     assert not out.exists()
 
 
-def test_tune_searches_on_validation_and_reports_both_configurations(tmp_path, small_mufac, cache_dir, local_ray):
+def test_tune_searches_on_validation_and_reports_both_configurations(tmp_path, small_mufac, cache_dir, local_ray,
+                                                                      monkeypatch):
     from gli_helpers.data import DataConfig
     from gli_helpers.engine import GridSpec
     from gli_helpers.tuning import read_tune, run_tune
-    spec = GridSpec("synthetic-mufac", str(small_mufac), str(tmp_path / "run"), "smoke", overrides={"epochs": 2},
-                    data=DataConfig(cache_dir=str(cache_dir), validation_share=0.3), threads=1)
+    monkeypatch.chdir(tmp_path)  # relative paths, as typed on a command line: Ray Tune runs each trial elsewhere
+    spec = GridSpec("synthetic-mufac", os.path.relpath(small_mufac), "run", "smoke", overrides={"epochs": 2},
+                    data=DataConfig(cache_dir=os.path.relpath(cache_dir), validation_share=0.3), threads=1)
+    assert spec.run_dir == str(tmp_path.resolve() / "run") and Path(spec.root).is_absolute()
     table = run_tune(spec, ["finetune"], 3, log=lambda m: None, preset_name="smoke")
     assert len(table) == 3 and table.paper_config.tolist()[0] and table.paper_config.sum() == 1
     assert json.loads(table.config[0]) == {"epochs": 2, "lr": 0.001}  # the paper's configuration, first
