@@ -243,13 +243,17 @@ def with_intervals(units: dict[str, list[dict]], table: pd.DataFrame, examples: 
     return pd.DataFrame(rows)
 
 
+def check_bootstrap(samples: int) -> None:
+    if samples < 0:
+        raise ConfigError(f"--bootstrap is a number of resamples (0 for none), got {samples}.")
+
+
 def run_audit(exp, methods: list[str], n_models: int, log=print, units: dict | None = None,
               bootstrap: int = 0) -> pd.DataFrame:
     """Collect every unit (unless ``units`` are given: ``collect_ray``'s), then write audit.csv and
     audit_examples.csv to the run folder; returns the audit rows. ``bootstrap`` > 0 adds 95% intervals over
     forget examples (f_lo, f_hi, attack_acc_lo, attack_acc_hi) from that many resamples."""
-    if bootstrap < 0:
-        raise ConfigError(f"--bootstrap is a number of resamples (0 for none), got {bootstrap}.")
+    check_bootstrap(bootstrap)
     units = units if units is not None else collect(exp, methods, n_models, log)
     table, examples = summarize(units, exp.bench.name, exp.cfg.arch)
     if bootstrap:
