@@ -6,7 +6,9 @@ method (audit_metrics).
 Each (model, seed) is one unit of work, written at once to ``<run>/audit_units/<name>-seed<S>.json`` (confidences,
 accuracies, the population MIA, its configuration) and reused when its configuration and data are unchanged, so
 an audit resumes where it stopped and a larger N reuses the smaller one's units. Reference models live in the run
-folder as for ``run`` and are shared with it.
+folder as for ``run`` and are shared with it. A method's configuration is set as for ``run`` (a procedure,
+``--method-config``); off the honest procedure its units and rows are named ``<method>-<procedure>``
+(``unit_name``), and a unit is never replaced by a run of another configuration: that is an error.
 
 Rows that make the numbers readable: ``original`` (the Original as its own N "unlearned" models: the floor) and
 ``retrained_vs_retrained`` (the Retrained models split in two halves: the best F reachable with N/2 models); each
@@ -29,13 +31,14 @@ from .audit_metrics import bootstrap_intervals, competition_score, forgetting_qu
 from .errors import ConfigError, GLIError
 from .io import read_json, write_csv_atomic, write_json_atomic
 from .metrics import metrics_from_logits, predict
-from .runner import unlearn_data, with_seed
-from .unlearning import REFERENCES, default_config, get_method
+from .runner import PROCEDURES, method_configs, unlearn_data, with_seed
+from .unlearning import REFERENCES, get_method
 
 AUDIT_COLUMNS = ["benchmark", "arch", "method", "n_models", "f", "final_score_competition", "f_half", "n_half",
                  "attack_acc", "attack_auc", "tpr_at_1pct_fpr", "retain_acc", "test_acc", "retain_acc_retrained",
                  "test_acc_retrained", "mia", "forgetting_score", "median_epsilon", "share_epsilon_capped",
                  "seconds", "method_config"]
+AUDIT_PROCEDURES = ("honest", "authors")  # the final model, or the authors' choice per step on test and unseen
 
 
 def unit_path(run_dir: Path, name: str, seed: int) -> Path:
@@ -79,6 +82,9 @@ def _unit(exp, name: str, seed: int, method_config: dict | None, make_model, log
         rec = read_json(path)
         if {k: rec.get(k) for k in ident} == ident:
             return rec
+        if rec.get("method_config") != method_config:  # the run folder already checked recipe and data
+            raise ConfigError(f"{path} holds {name} seed {seed} run with another configuration; give another --out "
+                              f"(or move that file away) to audit this one.")
     start = time.perf_counter()
     try:
         model = make_model()
@@ -93,6 +99,17 @@ def _unit(exp, name: str, seed: int, method_config: dict | None, make_model, log
     return rec
 
 
+def unit_name(method: str, procedure: str = "honest") -> str:
+    """How a method's units and rows are named: the method, or ``<method>-<procedure>`` off the honest procedure."""
+    return method if procedure == "honest" else f"{method}-{procedure}"
+
+
+def method_of(name: str) -> str:
+    """The method a unit name runs (``unit_name``'s inverse)."""
+    base, _, suffix = name.rpartition("-")
+    return base if base and suffix in PROCEDURES else name
+
+
 def _build(exp, name: str, seed: int, cfg):
     """The model of one unit: a Retrained model, the Original (seed 0), or a method run from it (unlearning seed)."""
     exp0 = with_seed(exp, 0)
@@ -102,41 +119,48 @@ def _build(exp, name: str, seed: int, cfg):
     if name == "original":
         return original
     torch.manual_seed(seed)
-    return get_method(name).unlearn(copy.deepcopy(original), unlearn_data(exp0, seed), cfg)
+    return get_method(method_of(name)).unlearn(copy.deepcopy(original), unlearn_data(exp0, seed), cfg)
 
 
-def _plan(exp, methods: list[str], n_models: int) -> tuple[list[tuple], dict]:
-    """Check the request; the units in order (name, seed, configuration) and each method's configuration."""
+def plan_units(exp, methods: list[str], n_models: int, procedure: str = "honest",
+          overrides: dict | None = None) -> tuple[list[tuple], dict]:
+    """Check the request; the units in order (name, seed, configuration) and each unit name's configuration.
+    ``procedure`` (runner.PROCEDURES, "default" excepted) and ``overrides`` ({method: {setting: value}}) set the
+    methods' configurations as for ``run``."""
     if n_models < 2:
         raise ConfigError(f"--models must be at least 2 (two groups of models to compare), got {n_models}.")
     bad = [m for m in methods if m in REFERENCES]
     if bad:
         raise ConfigError(f"the audit runs unlearning methods; {bad} are its reference rows already.")
-    b = exp.bench
-    configs = {m: default_config(m, b.task, b.spec.binary, selection="none") for m in methods}  # checked first
+    if procedure not in AUDIT_PROCEDURES:
+        raise ConfigError(f"the audit's procedure is one of {', '.join(AUDIT_PROCEDURES)}, got {procedure!r} (its "
+                          f"units need a fixed rule for the model they keep).")
+    configs = {unit_name(m, procedure): cfg  # every configuration built (and so checked) before anything runs
+               for m, cfg in method_configs(exp, methods, overrides or {}, procedure).items()}
     plan = [("retrained", s, None) for s in range(n_models)] + [("original", 0, None)]
     plan += [(m, s, cfg) for m, cfg in configs.items() for s in range(n_models)]
     return plan, configs
 
 
-def _grouped(results: dict, methods: list[str], n_models: int) -> dict[str, list[dict]]:
+def _grouped(results: dict, names: list[str], n_models: int) -> dict[str, list[dict]]:
     units = {"retrained": [results[("retrained", s)] for s in range(n_models)],
              "original": [results[("original", 0)]] * n_models}  # one model: no unlearning, the same scores N times
-    units.update({m: [results[(m, s)] for s in range(n_models)] for m in methods})
+    units.update({m: [results[(m, s)] for s in range(n_models)] for m in names})
     return units
 
 
-def collect(exp, methods: list[str], n_models: int, log=print) -> dict[str, list[dict]]:
+def collect(exp, methods: list[str], n_models: int, log=print, procedure: str = "honest",
+            overrides: dict | None = None) -> dict[str, list[dict]]:
     """Every unit of the audit (trained, run or reused) in this process: {name: [unit per seed]}, names
-    'retrained', 'original' and the methods."""
-    plan, _ = _plan(exp, methods, n_models)
+    'retrained', 'original' and the methods' unit names (``unit_name``)."""
+    plan, configs = plan_units(exp, methods, n_models, procedure, overrides)
     Path(exp.run_dir).mkdir(parents=True, exist_ok=True)
     check_run_folder(exp)
     results = {}
     for name, seed, cfg in plan:
         results[(name, seed)] = _unit(exp, name, seed, cfg and cfg.to_dict(),
                                       lambda n=name, s=seed, c=cfg: _build(exp, n, s, c), log)
-    return _grouped(results, methods, n_models)
+    return _grouped(results, list(configs), n_models)
 
 
 def _unit_task(spec, name: str, seed: int, cfg, device: str, *after):
@@ -148,12 +172,12 @@ def _unit_task(spec, name: str, seed: int, cfg, device: str, *after):
 
 
 def collect_ray(spec, methods: list[str], n_models: int, address: str | None = None, log=print,
-                retries: int = 2) -> dict[str, list[dict]]:
+                retries: int = 2, procedure: str = "honest", overrides: dict | None = None) -> dict[str, list[dict]]:
     """``collect`` with one Ray task per unit (engine.GridSpec); the methods' units wait for the Original's, so it is
     trained once. A failing unit is reported after every other unit has finished and been saved."""
     from .engine import _start_ray
     exp = spec.experiment(0, "cpu")
-    plan, _ = _plan(exp, methods, n_models)
+    plan, configs = plan_units(exp, methods, n_models, procedure, overrides)
     Path(exp.run_dir).mkdir(parents=True, exist_ok=True)
     check_run_folder(exp)
     ray, started = _start_ray(address, None)
@@ -178,7 +202,7 @@ def collect_ray(spec, methods: list[str], n_models: int, address: str | None = N
         (name, seed), err = next(iter(failed.items()))
         raise GLIError(f"{len(failed)} audit unit(s) failed, e.g. {name} seed {seed}: {err}. The finished units are kept "
                        f"in {Path(exp.run_dir) / 'audit_units'}; fix the cause and run the same command again to resume.")
-    return _grouped(results, methods, n_models)
+    return _grouped(results, list(configs), n_models)
 
 
 def dedup(group: list[dict]) -> list[dict]:
@@ -249,12 +273,13 @@ def check_bootstrap(samples: int) -> None:
 
 
 def run_audit(exp, methods: list[str], n_models: int, log=print, units: dict | None = None,
-              bootstrap: int = 0) -> pd.DataFrame:
+              bootstrap: int = 0, procedure: str = "honest", overrides: dict | None = None) -> pd.DataFrame:
     """Collect every unit (unless ``units`` are given: ``collect_ray``'s), then write audit.csv and
     audit_examples.csv to the run folder; returns the audit rows. ``bootstrap`` > 0 adds 95% intervals over
-    forget examples (f_lo, f_hi, attack_acc_lo, attack_acc_hi) from that many resamples."""
+    forget examples (f_lo, f_hi, attack_acc_lo, attack_acc_hi) from that many resamples. ``procedure`` and
+    ``overrides`` as for ``collect``; a method's rows are named by ``unit_name``."""
     check_bootstrap(bootstrap)
-    units = units if units is not None else collect(exp, methods, n_models, log)
+    units = units if units is not None else collect(exp, methods, n_models, log, procedure, overrides)
     table, examples = summarize(units, exp.bench.name, exp.cfg.arch)
     if bootstrap:
         table = with_intervals(units, table, examples, bootstrap)

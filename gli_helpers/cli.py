@@ -160,25 +160,29 @@ def cmd_tune(args) -> None:
 
 
 def cmd_audit(args) -> None:
-    from .audit import check_bootstrap, run_audit
+    from .audit import check_bootstrap, plan_units, run_audit
     from .experiment import data_config_from_args, overrides_from_args, prepare
-    from .unlearning import parse_methods
+    from .unlearning import parse_method_overrides, parse_methods
     check_bootstrap(args.bootstrap)  # before the data is read and any unit runs
+    overrides = parse_method_overrides(args.method_config)
     exp = prepare(args.benchmark, args.root, args.out, args.preset, args.arch, 0, device=args.device,
                   amp=not args.no_amp, progress=not args.quiet, threads=args.threads, overrides=overrides_from_args(args),
                   data=data_config_from_args(args))
     log = stderr_log(args)
     methods = parse_methods(args.methods)
+    plan_units(exp, methods, args.models, args.procedure, overrides)  # every configuration checked before anything runs
     units = None
     if args.engine == "ray":
         from .audit import collect_ray
         from .engine import check_address
         check_address(args.address)
         spec = spec_from_args(args)
-        units = collect_ray(spec, methods, args.models, args.address, log=log)
+        units = collect_ray(spec, methods, args.models, args.address, log=log, procedure=args.procedure,
+                            overrides=overrides)
     elif args.address:
         raise ConfigError("--address is for --engine ray.")
-    table = run_audit(exp, methods, args.models, log=log, units=units, bootstrap=args.bootstrap)
+    table = run_audit(exp, methods, args.models, log=log, units=units, bootstrap=args.bootstrap,
+                      procedure=args.procedure, overrides=overrides)
     cols = ["method", "n_models", "f", "f_half", "final_score_competition", "attack_acc", "attack_auc", "forgetting_score"]
     if args.bootstrap:
         cols[3:3] = ["f_lo", "f_hi"]
@@ -381,6 +385,10 @@ def main(argv=None) -> int:
     p.add_argument("--bootstrap", type=int, default=0, metavar="SAMPLES",
                    help="add 95%% intervals of F and the attack's accuracy over forget examples from SAMPLES "
                         "resamples (default 0: none)")
+    p.add_argument("--procedure", default="honest", choices=("honest", "authors"),
+                   help="honest (the final model, BatchNorm trains; default) or authors (checkpoint chosen per step on "
+                        "test/unseen, BatchNorm frozen); off honest, rows and units are named METHOD-PROCEDURE")
+    p.add_argument("--method-config", help='JSON overrides per method, e.g. \'{"gli": {"quirks": "authors"}}\'')
     add_engine_options(p)
     p.set_defaults(func=cmd_audit)
 

@@ -19,10 +19,11 @@ for stage in $STAGES; do
         echo "$role done: $OUT-$role.json"
       done ;;
     methods)
-      for procedure in honest authors; do
-        $PY -m gli_helpers run "${COMMON[@]}" --preset paper --methods gli,finetune,neggrad,scrub --seeds 0 \
-          --procedure $procedure --trajectory-every 0 --out $OUT
-      done
+      # the authors' procedure runs GLI as the authors' loop (quirks "authors"), the baselines under the same rule
+      $PY -m gli_helpers run "${COMMON[@]}" --preset paper --methods gli,finetune,neggrad,scrub --seeds 0 \
+        --procedure honest --trajectory-every 0 --out $OUT
+      $PY -m gli_helpers run "${COMMON[@]}" --preset paper --methods gli,finetune,neggrad,scrub --seeds 0 \
+        --procedure authors --method-config '{"gli": {"quirks": "authors"}}' --trajectory-every 0 --out $OUT
       $PY -m gli_helpers export-results $OUT $DEST > /dev/null
       echo "methods done: $DEST/results.csv" ;;
     ablations)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 
@@ -50,6 +51,21 @@ def test_audit_command(tmp_path, small_mufac, cache_dir):
                            capture_output=True, text=True)
     assert other.returncode == 2 and "another configuration" in other.stderr
     assert (run / "audit.csv").read_bytes() == before and len(list((run / "audit_units").glob("*.json"))) == 13
+    changed = subprocess.run([*base, "--quiet", "--models", "4", "--methods", "gli", "--method-config",
+                              '{"gli": {"alpha": 0.02}}'], capture_output=True, text=True)  # gli's units: alpha 0.01
+    assert changed.returncode == 2 and "gli seed 0 run with another configuration" in changed.stderr, changed.stderr
+    assert (run / "audit.csv").read_bytes() == before and len(list((run / "audit_units").glob("*.json"))) == 13
+
+    authors = subprocess.run([*base, "--quiet", "--models", "4", "--methods", "gli", "--procedure", "authors",
+                              "--method-config", '{"gli": {"quirks": "authors"}}'], capture_output=True, text=True)
+    assert authors.returncode == 0, authors.stderr
+    both = pd.read_csv(run / "audit.csv").set_index("method")
+    assert set(both.index) == {"original", "retrained_vs_retrained", "gli", "neggrad", "gli-authors"}
+    assert both.loc[["original", "gli", "neggrad"], "f"].tolist() == table.loc[["original", "gli", "neggrad"], "f"].tolist()
+    config = json.loads(both.loc["gli-authors", "method_config"])
+    assert config["quirks"] == "authors" and config["selection"] == "paper" and config["bn_eval"]
+    assert json.loads(both.loc["gli", "method_config"])["selection"] == "none"
+    assert len(list((run / "audit_units").glob("gli-authors-seed*.json"))) == 4  # 4 new units, the others reused
 
     exported = subprocess.run([sys.executable, "-m", "gli_helpers", "export-results", str(run), str(tmp_path / "numbers")],
                               capture_output=True, text=True)  # an audit folder has no results.csv: its tables go
