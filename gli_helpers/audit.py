@@ -290,10 +290,12 @@ def run_audit(exp, methods: list[str], n_models: int, log=print, units: dict | N
 
 
 def _merged(path: Path, new: pd.DataFrame) -> pd.DataFrame:
-    """``new`` plus the rows of an earlier call for other (method, N): an audit of fewer methods loses nothing."""
+    """``new`` plus the rows of an earlier call for other (method, N): an audit of fewer methods loses nothing.
+    The file keeps its order: a (method, N) already there is replaced in place, a new one goes last."""
     if not path.is_file():
         return new
     old = pd.read_csv(path)
     keys = ["method", "n_models"]
-    stale = old.set_index(keys).index.isin(new.set_index(keys).index)
-    return pd.concat([old[~stale], new], ignore_index=True)
+    old_keys, new_keys = old.set_index(keys).index, new.set_index(keys).index
+    parts = [new[new_keys == key] if key in new_keys else old[old_keys == key] for key in dict.fromkeys(old_keys)]
+    return pd.concat([*parts, new[~new_keys.isin(old_keys)]], ignore_index=True)
