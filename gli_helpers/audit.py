@@ -123,7 +123,7 @@ def _build(exp, name: str, seed: int, cfg):
 
 
 def plan_units(exp, methods: list[str], n_models: int, procedure: str = "honest",
-          overrides: dict | None = None) -> tuple[list[tuple], dict]:
+               overrides: dict | None = None) -> tuple[list[tuple], dict]:
     """Check the request; the units in order (name, seed, configuration) and each unit name's configuration.
     ``procedure`` (runner.PROCEDURES, "default" excepted) and ``overrides`` ({method: {setting: value}}) set the
     methods' configurations as for ``run``."""
