@@ -32,7 +32,9 @@ for stage in $STAGES; do
       $PY -m gli_helpers gli-ablations "${COMMON[@]}" --preset cpu --resolution 64 --epochs 30 \
         --set milestones=10,20 --out runs/mufac-regime-64 --results $DEST/gli-ablations-64 --batches 40 \
         --variants authors,honest
-      echo "ablations done: $DEST/gli-ablations-128, $DEST/gli-ablations-64" ;;
+      $PY scripts/gli_resolution_figure.py $DEST/gli_resolutions.png "48 px=results/mufac/regime/gli-ablations" \
+        "64 px=$DEST/gli-ablations-64" "128 px=$DEST/gli-ablations-128"
+      echo "ablations done: $DEST/gli-ablations-128, $DEST/gli-ablations-64, $DEST/gli_resolutions.png" ;;
     *) echo "unknown stage $stage (references, methods, ablations)" >&2; exit 2 ;;
   esac
 done

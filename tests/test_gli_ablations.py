@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -65,3 +66,26 @@ def test_gli_ablations_command_runs_resumes_and_refuses_bad_input(tmp_path, smal
     again = subprocess.run([*loud, "--variants", "authors", "--batches", "2"], capture_output=True, text=True)
     assert again.returncode == 0 and "authors: reused" in again.stderr
     assert len(pd.read_csv(tmp_path / "abl" / "trajectories.csv")) == len(traj)  # nothing lost or doubled
+
+
+def test_resolution_figure_labels_each_resolution_and_names_a_missing_folder(tmp_path):
+    root = Path(__file__).resolve().parents[1]
+    script, committed = root / "scripts" / "gli_resolution_figure.py", root / "results/mufac/regime/gli-ablations"
+    other = tmp_path / "64px"
+    other.mkdir()
+    t = pd.read_csv(committed / "trajectories.csv")  # the committed 48 px results
+    t[t.variant == "authors"].to_csv(other / "trajectories.csv", index=False)
+    sys.path.insert(0, str(script.parent))
+    try:
+        from gli_resolution_figure import combined
+    finally:
+        sys.path.remove(str(script.parent))
+    both = combined({"48 px": committed, "64 px": other})
+    assert set(both.variant) == {"authors, 48 px", "honest, 48 px", "authors, 64 px"}  # the other variants left out
+    out = tmp_path / "fig.png"
+    ok = subprocess.run([sys.executable, str(script), str(out), f"48 px={committed}", f"64 px={other}"],
+                        capture_output=True, text=True)
+    assert ok.returncode == 0 and out.stat().st_size > 10_000, ok.stderr
+    missing = subprocess.run([sys.executable, str(script), str(tmp_path / "x.png"), f"128 px={tmp_path / 'none'}"],
+                             capture_output=True, text=True)
+    assert missing.returncode == 1 and "for 128 px first" in missing.stderr and not (tmp_path / "x.png").exists()
