@@ -122,8 +122,8 @@ def _build(exp, name: str, seed: int, cfg):
     return get_method(method_of(name)).unlearn(copy.deepcopy(original), unlearn_data(exp0, seed), cfg)
 
 
-def plan_units(exp, methods: list[str], n_models: int, procedure: str = "honest",
-               overrides: dict | None = None) -> tuple[list[tuple], dict]:
+def _plan(exp, methods: list[str], n_models: int, procedure: str = "honest",
+          overrides: dict | None = None) -> tuple[list[tuple], dict]:
     """Check the request; the units in order (name, seed, configuration) and each unit name's configuration.
     ``procedure`` (runner.PROCEDURES, "default" excepted) and ``overrides`` ({method: {setting: value}}) set the
     methods' configurations as for ``run``."""
@@ -153,7 +153,7 @@ def collect(exp, methods: list[str], n_models: int, log=print, procedure: str = 
             overrides: dict | None = None) -> dict[str, list[dict]]:
     """Every unit of the audit (trained, run or reused) in this process: {name: [unit per seed]}, names
     'retrained', 'original' and the methods' unit names (``unit_name``)."""
-    plan, configs = plan_units(exp, methods, n_models, procedure, overrides)
+    plan, configs = _plan(exp, methods, n_models, procedure, overrides)
     Path(exp.run_dir).mkdir(parents=True, exist_ok=True)
     check_run_folder(exp)
     results = {}
@@ -177,7 +177,7 @@ def collect_ray(spec, methods: list[str], n_models: int, address: str | None = N
     trained once. A failing unit is reported after every other unit has finished and been saved."""
     from .engine import _start_ray
     exp = spec.experiment(0, "cpu")
-    plan, configs = plan_units(exp, methods, n_models, procedure, overrides)
+    plan, configs = _plan(exp, methods, n_models, procedure, overrides)
     Path(exp.run_dir).mkdir(parents=True, exist_ok=True)
     check_run_folder(exp)
     ray, started = _start_ray(address, None)

@@ -160,7 +160,7 @@ def cmd_tune(args) -> None:
 
 
 def cmd_audit(args) -> None:
-    from .audit import check_bootstrap, plan_units, run_audit
+    from .audit import check_bootstrap, run_audit
     from .experiment import data_config_from_args, overrides_from_args, prepare
     from .unlearning import parse_method_overrides, parse_methods
     check_bootstrap(args.bootstrap)  # before the data is read and any unit runs
@@ -170,7 +170,6 @@ def cmd_audit(args) -> None:
                   data=data_config_from_args(args))
     log = stderr_log(args)
     methods = parse_methods(args.methods)
-    plan_units(exp, methods, args.models, args.procedure, overrides)  # every configuration checked before anything runs
     units = None
     if args.engine == "ray":
         from .audit import collect_ray
