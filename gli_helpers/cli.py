@@ -139,7 +139,8 @@ def cmd_gli_ablations(args) -> None:
                   amp=not args.no_amp, progress=not args.quiet, overrides=overrides_from_args(args),
                   data=data_config_from_args(args))
     log = stderr_log(args)
-    summary, traj = run_gli_ablations(exp, args.results, variants, args.batches, log=log)
+    summary, traj = run_gli_ablations(exp, args.results, variants, args.batches,
+                                      retrained=not args.no_retrained, log=log)
     authors = authors_gli_trajectory() if exp.bench.spec.paper_task == "MUFAC" else None
     figure = plots.save(plots.gli_ablation_plot(traj, authors),
                         f"{args.results}/gli_ablations.png")
@@ -398,6 +399,9 @@ def main(argv=None) -> int:
     p.add_argument("--results", required=True, help="where trajectories.csv, summary.csv and the figure go")
     p.add_argument("--variants", help="comma list (default: all): " + ", ".join(VARIANTS))
     p.add_argument("--batches", type=int, default=45, help="optimizer steps per variant (default 45)")
+    p.add_argument("--no-retrained", action="store_true",
+                   help="from the Original alone: neither train nor read the Retrained model; the summary has no "
+                        "gaps to it (run again without this flag to add them, every finished variant reused)")
     p.set_defaults(func=cmd_gli_ablations)
 
     p = sub.add_parser("reproduce", help="execute notebooks 01-07 with papermill into the run folder")

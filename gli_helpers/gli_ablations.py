@@ -97,10 +97,12 @@ def markdown_table(summary: pd.DataFrame) -> str:
     return "\n".join([MARKDOWN_HEADER, *lines])
 
 
-def run_gli_ablations(exp, out, variants: list[str] | None = None, batches: int = 45,
+def run_gli_ablations(exp, out, variants: list[str] | None = None, batches: int = 45, retrained: bool = True,
                       log=print) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Run each variant (default: all of VARIANTS) from ``exp``'s Original model (trained or reused in its run
     folder) for ``batches`` steps; write trajectories.csv, summary.csv and the configurations to ``out``.
+    With ``retrained=False`` the Retrained model is neither trained nor read and the summary has no gaps to it;
+    a later call with ``retrained=True`` reuses every finished variant and adds them.
     Returns (summary, the trajectories of these variants)."""
     names = list(VARIANTS) if variants is None else variants
     unknown = [n for n in names if n not in VARIANTS]
@@ -112,7 +114,7 @@ def run_gli_ablations(exp, out, variants: list[str] | None = None, batches: int 
     configs = {n: variant_config(n, VARIANTS[n], b.task, b.spec.binary, batches) for n in names}  # checked first
     out = Path(out)
     original, m_orig = exp.reference("original")
-    _, m_retr = exp.reference("retrained")
+    m_retr = _plain(exp.reference("retrained")[1]) if retrained else None
     seed = exp.cfg.seed
     common = {"benchmark": b.name, "task": b.task, "arch": exp.cfg.arch, "seed": seed, "procedure": "ablation",
               "preset": "", "data_fingerprint": b.fingerprint("train")}
@@ -123,8 +125,10 @@ def run_gli_ablations(exp, out, variants: list[str] | None = None, batches: int 
         path = out / "configs" / f"{name}.json"
         record = {"variant": name, "settings": VARIANTS[name], "method_config": cfg.to_dict(),
                   "train_config": exp.cfg.to_dict(), "data_config": b.data_config, "data_fingerprint":
-                  common["data_fingerprint"], "original_metrics": _plain(m_orig), "retrained_metrics": _plain(m_retr)}
-        if path.is_file() and (name == done.variant).any() and _same(read_json(path), record):
+                  common["data_fingerprint"], "original_metrics": _plain(m_orig), "retrained_metrics": m_retr}
+        if path.is_file() and (name == done.variant).any() and _same(old := read_json(path), record):
+            if m_retr is not None and old.get("retrained_metrics") is None:  # run before the Retrained existed
+                write_json_atomic(path, {**old, "retrained_metrics": m_retr})
             log(f"{name}: reused")
             continue
         row, traj_rows, rec = run_method(exp, "gli", cfg, original, m_retr, splits, common, trajectory_every=1)
@@ -136,7 +140,7 @@ def run_gli_ablations(exp, out, variants: list[str] | None = None, batches: int 
         log(f"{name}: {len(t) - 1} batches, test_acc {row['test_acc']:.4f} mia {row['mia']:.4f} "
             f"({rec['unlearn_seconds']:.0f} s)")
     traj = done[done.variant.isin(names)]
-    summary = summarize(traj, _plain(m_retr))
+    summary = summarize(traj, m_retr)
     write_csv_atomic(out / "summary.csv", summary)
     return summary, traj
 

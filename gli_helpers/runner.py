@@ -189,9 +189,10 @@ def _as_current(config_class, stored) -> dict | None:
         return None
 
 
-def run_method(exp: Experiment, name: str, cfg, original, m_retr: dict, splits: UnlearnData, common: dict,
+def run_method(exp: Experiment, name: str, cfg, original, m_retr: dict | None, splits: UnlearnData, common: dict,
                trajectory_every: int):
-    """Unlearn ``name`` from a copy of the Original model; (result row, trajectory rows, record)."""
+    """Unlearn ``name`` from a copy of the Original model; (result row, trajectory rows, record). Without the
+    Retrained model's metrics (``m_retr`` None) the row has no gaps to it."""
     seed = common["seed"]
     model = copy.deepcopy(original)
     data = dataclasses.replace(splits, report={})  # each method's own report
@@ -202,8 +203,8 @@ def run_method(exp: Experiment, name: str, cfg, original, m_retr: dict, splits: 
     model = get_method(name).unlearn(model, data, cfg, on_step=traj)
     seconds = time.perf_counter() - start - traj.seconds
     m = evaluate(model, exp.bench, exp.device, exp.cfg.eval_batch_size, seed=seed, amp=exp.amp)
-    row = {**common, "method": name, **{k: m.get(k) for k in REPORTED}, **gaps_to_reference(m, m_retr),
-           "unlearn_seconds": seconds, "retrain_seconds": m_retr["train_seconds"],
+    row = {**common, "method": name, **{k: m.get(k) for k in REPORTED}, **gaps_to_reference(m, m_retr or {}),
+           "unlearn_seconds": seconds, "retrain_seconds": (m_retr or {}).get("train_seconds"),
            "selection": data.report.get("selection", ""), "quirks": ";".join(method_quirks(cfg, data.report)),
            "method_config": json.dumps(cfg.to_dict())}
     record = {"method": name, "seed": seed, "procedure": common["procedure"], "method_config": cfg.to_dict(),

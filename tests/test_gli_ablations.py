@@ -3,6 +3,7 @@ authors' stored run shipped as package data."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -49,13 +50,15 @@ def test_gli_ablations_command_runs_resumes_and_refuses_bad_input(tmp_path, smal
             "--out", str(tmp_path / "run"), "--results", str(tmp_path / "abl")]
     bad = subprocess.run([*base, "--variants", "authors,nope"], capture_output=True, text=True)
     assert bad.returncode == 2 and "unknown GLI variant" in bad.stderr and not (tmp_path / "run").exists()
-    res = subprocess.run([*base, "--variants", "authors,distance_only,honest", "--batches", "2"],
+    res = subprocess.run([*base, "--variants", "authors,distance_only,honest", "--batches", "2", "--no-retrained"],
                          capture_output=True, text=True)
     assert res.returncode == 0, res.stderr
+    assert not list((tmp_path / "run").glob("retrained-*"))  # the Original alone
     table = [line for line in res.stdout.splitlines() if line.startswith("| ")]
     assert [line.split(" | ")[0] for line in table[1:]] == ["| authors", "| distance_only", "| honest"]
     summary = pd.read_csv(tmp_path / "abl" / "summary.csv")
     assert list(summary.variant) == ["authors", "distance_only", "honest"] and (summary.batches == 2).all()
+    assert not [c for c in summary.columns if c.endswith("_gap_last")]
     traj = pd.read_csv(tmp_path / "abl" / "trajectories.csv")
     assert traj.groupby("variant").step.apply(list).to_dict() == {v: [0, 1, 2] for v in summary.variant}
     steps = traj[traj.step > 0]
@@ -66,6 +69,13 @@ def test_gli_ablations_command_runs_resumes_and_refuses_bad_input(tmp_path, smal
     again = subprocess.run([*loud, "--variants", "authors", "--batches", "2"], capture_output=True, text=True)
     assert again.returncode == 0 and "authors: reused" in again.stderr
     assert len(pd.read_csv(tmp_path / "abl" / "trajectories.csv")) == len(traj)  # nothing lost or doubled
+    # with the Retrained model now trained, the reused variant gains its gaps to it, in the summary and its record
+    retrained = json.loads((tmp_path / "run" / "retrained-resnet18-seed0" / "metrics.json").read_text())["metrics"]
+    row = pd.read_csv(tmp_path / "abl" / "summary.csv").iloc[0]
+    last = traj[(traj.variant == "authors") & (traj.step == 2)].iloc[0]
+    assert row.mia_gap_last == pytest.approx(last.mia - retrained["mia"])
+    record = json.loads((tmp_path / "abl" / "configs" / "authors.json").read_text())
+    assert record["retrained_metrics"]["mia"] == pytest.approx(retrained["mia"])
 
 
 def test_resolution_figure_labels_each_resolution_and_names_a_missing_folder(tmp_path):
