@@ -33,6 +33,9 @@ VARIANTS = {
 }
 SUMMARY_AT = ("test_acc", "mia", "final_score", "retain_acc", "forget_acc", "retain_loss", "forget_loss", "test_loss",
               "unseen_loss")
+# gaps to the Retrained model after the last batch (accuracy, MIA and each split's mean loss, where it has them;
+# the trajectory's retain loss and accuracy are on a fixed sample of the retain set, the Retrained model's on all of it)
+GAPS_AT = ("test_acc", "retain_acc", "forget_acc", "mia", "retain_loss", "forget_loss", "test_loss", "unseen_loss")
 
 
 def variant_config(name: str, settings: dict, task: str, binary: bool, batches: int):
@@ -59,7 +62,8 @@ def paper_selection(traj: pd.DataFrame, patience: int = 3) -> int:
 def summarize(traj: pd.DataFrame, retrained: dict | None = None) -> pd.DataFrame:
     """Per variant: the metrics at the start, after the last batch and at the authors' selection; the median
     ratio of the retain task loss after/before the first sign step (> 1: the step is adversarial) and the mean
-    share of pixels the distance term decides; with ``retrained``, the last batch's gaps to the Retrained model."""
+    share of pixels the distance term decides; with ``retrained``, the last batch's gaps to the Retrained model
+    (``<key>_gap_last`` = the variant's - Retrained's, for GAPS_AT)."""
     rows = []
     for name, t in traj.groupby("variant", sort=False):
         t = t.sort_values("step")
@@ -72,7 +76,7 @@ def summarize(traj: pd.DataFrame, retrained: dict | None = None) -> pd.DataFrame
                "distance_ratio": float(np.median(steps.distance_after / steps.distance_before))}
         for k in SUMMARY_AT:
             row |= {f"{k}_start": start[k], f"{k}_last": last[k], f"{k}_selected": chosen[k]}
-        for k in ("test_acc", "retain_acc", "forget_acc", "mia"):
+        for k in GAPS_AT:
             if retrained and k in retrained:
                 row[f"{k}_gap_last"] = last[k] - retrained[k]
         rows.append(row)

@@ -74,6 +74,8 @@ def test_gli_ablations_command_runs_resumes_and_refuses_bad_input(tmp_path, smal
     row = pd.read_csv(tmp_path / "abl" / "summary.csv").iloc[0]
     last = traj[(traj.variant == "authors") & (traj.step == 2)].iloc[0]
     assert row.mia_gap_last == pytest.approx(last.mia - retrained["mia"])
+    for split in ("retain", "forget", "test", "unseen"):  # the loss gaps too: inflation or forgetting
+        assert row[f"{split}_loss_gap_last"] == pytest.approx(last[f"{split}_loss"] - retrained[f"{split}_loss"])
     record = json.loads((tmp_path / "abl" / "configs" / "authors.json").read_text())
     assert record["retrained_metrics"]["mia"] == pytest.approx(retrained["mia"])
 
