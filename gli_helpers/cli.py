@@ -400,8 +400,8 @@ def main(argv=None) -> int:
     p.add_argument("--variants", help="comma list (default: all): " + ", ".join(VARIANTS))
     p.add_argument("--batches", type=int, default=45, help="optimizer steps per variant (default 45)")
     p.add_argument("--no-retrained", action="store_true",
-                   help="from the Original alone: neither train nor read the Retrained model; the summary has no "
-                        "gaps to it (run again without this flag to add them, every finished variant reused)")
+                   help="do not train the Retrained model: the summary has gaps to it only if the run folder "
+                        "already holds it (run again without this flag to add them, every finished variant reused)")
     p.set_defaults(func=cmd_gli_ablations)
 
     p = sub.add_parser("reproduce", help="execute notebooks 01-07 with papermill into the run folder")

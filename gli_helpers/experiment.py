@@ -91,4 +91,6 @@ def retrained_metrics(exp: Experiment) -> dict | None:
     record = read_json(path)
     if record.get("config") != exp.cfg.to_dict() or record.get("data_fingerprint") != exp.bench.fingerprint("retain"):
         return None
+    if record["metrics"].get("eval_fingerprint") != exp.bench.evaluation_fingerprint:  # measured on other splits
+        return None
     return record["metrics"]

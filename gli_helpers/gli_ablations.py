@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import ConfigError
+from .experiment import retrained_metrics
 from .io import read_json, write_csv_atomic, write_json_atomic
 from .metrics import gaps_to_reference
 from .runner import run_method, unlearn_data
@@ -104,8 +105,8 @@ def run_gli_ablations(exp, out, variants: list[str] | None = None, batches: int 
                       log=print) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Run each variant (default: all of VARIANTS) from ``exp``'s Original model (trained or reused in its run
     folder) for ``batches`` steps; write trajectories.csv, summary.csv and the configurations to ``out``.
-    With ``retrained=False`` the Retrained model is neither trained nor read and the summary has no gaps to it;
-    a later call with ``retrained=True`` reuses every finished variant and adds them.
+    With ``retrained=False`` the Retrained model is not trained: the summary has gaps to it only when the run folder
+    already holds it; a later call with ``retrained=True`` reuses every finished variant and adds them.
     Returns (summary, the trajectories of these variants)."""
     names = list(VARIANTS) if variants is None else variants
     unknown = [n for n in names if n not in VARIANTS]
@@ -117,7 +118,8 @@ def run_gli_ablations(exp, out, variants: list[str] | None = None, batches: int 
     configs = {n: variant_config(n, VARIANTS[n], b.task, b.spec.binary, batches) for n in names}  # checked first
     out = Path(out)
     original, m_orig = exp.reference("original")
-    m_retr = _plain(exp.reference("retrained")[1]) if retrained else None
+    m_retr = exp.reference("retrained")[1] if retrained else retrained_metrics(exp)
+    m_retr = None if m_retr is None else _plain(m_retr)
     seed = exp.cfg.seed
     common = {"benchmark": b.name, "task": b.task, "arch": exp.cfg.arch, "seed": seed, "procedure": "ablation",
               "preset": "", "data_fingerprint": b.fingerprint("train")}

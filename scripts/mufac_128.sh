@@ -15,18 +15,12 @@ DEST=results/mufac/paper-resolution
 STAGES=${1:-original variants retrained methods gaps}
 COMMON=(--benchmark mufac --root "$ZIP" --quiet)
 
-# the `variants` stage trains no Retrained model but uses one already trained, so that running it after `gaps`
-# keeps the gaps in the summaries
-no_retrained() { [ -f "$1/retrained-resnet18-seed0/model.pt" ] || echo --no-retrained; }
-
-variants() {  # $1: train the missing Retrained models (yes/no)
-  local flag128="" flag64=""
-  if [ "$1" = no ]; then flag128=$(no_retrained $OUT); flag64=$(no_retrained runs/mufac-regime-64); fi
+variants() {  # $@: extra gli-ablations options
   $PY -m gli_helpers gli-ablations "${COMMON[@]}" --preset paper --out $OUT --results $DEST/gli-ablations-128 \
-    --batches 40 --variants authors,honest $flag128
+    --batches 40 --variants authors,honest "$@"
   $PY -m gli_helpers gli-ablations "${COMMON[@]}" --preset cpu --resolution 64 --epochs 30 \
     --set milestones=10,20 --out runs/mufac-regime-64 --results $DEST/gli-ablations-64 --batches 40 \
-    --variants authors,honest $flag64
+    --variants authors,honest "$@"
   $PY scripts/gli_resolution_figure.py $DEST/gli_resolutions.png "48 px=results/mufac/regime/gli-ablations" \
     "64 px=$DEST/gli-ablations-64" "128 px=$DEST/gli-ablations-128"
 }
@@ -37,7 +31,7 @@ for stage in $STAGES; do
       $PY -m gli_helpers train "${COMMON[@]}" --preset paper --role $stage --seed 0 --out $OUT > "$OUT-$stage.json"
       echo "$stage done: $OUT-$stage.json" ;;
     variants)
-      variants no
+      variants --no-retrained
       echo "variants done: $DEST/gli-ablations-128, $DEST/gli-ablations-64, $DEST/gli_resolutions.png" ;;
     methods)
       # the authors' procedure runs GLI as the authors' loop (quirks "authors"), the baselines under the same rule
@@ -48,7 +42,7 @@ for stage in $STAGES; do
       $PY -m gli_helpers export-results $OUT $DEST > /dev/null
       echo "methods done: $DEST/results.csv" ;;
     gaps)
-      variants yes
+      variants
       echo "gaps done: $DEST/gli-ablations-128/summary.csv, $DEST/gli-ablations-64/summary.csv" ;;
     *) echo "unknown stage $stage (original, variants, retrained, methods, gaps)" >&2; exit 2 ;;
   esac

@@ -78,6 +78,11 @@ def test_gli_ablations_command_runs_resumes_and_refuses_bad_input(tmp_path, smal
         assert row[f"{split}_loss_gap_last"] == pytest.approx(last[f"{split}_loss"] - retrained[f"{split}_loss"])
     record = json.loads((tmp_path / "abl" / "configs" / "authors.json").read_text())
     assert record["retrained_metrics"]["mia"] == pytest.approx(retrained["mia"])
+    # --no-retrained trains nothing, but reads the Retrained model the run folder holds: the gaps stay
+    kept = subprocess.run([*base, "--variants", "authors", "--batches", "2", "--no-retrained"], capture_output=True,
+                          text=True)
+    assert kept.returncode == 0, kept.stderr
+    assert pd.read_csv(tmp_path / "abl" / "summary.csv").iloc[0].mia_gap_last == pytest.approx(row.mia_gap_last)
 
 
 def test_resolution_figure_labels_each_resolution_and_names_a_missing_folder(tmp_path):

@@ -211,11 +211,11 @@ def test_kill_mid_epoch_then_resume_equals_uninterrupted(tmp_path, small_mufac, 
 
 
 def test_train_cli_reports_gaps_to_the_retrained_model(tmp_path, small_mufac, cache_dir):
-    def train(role):
+    def train(role, *extra):
         cmd = _train_cmd(small_mufac, tmp_path, cache_dir)
         cmd[cmd.index("--role") + 1] = role
         cmd[cmd.index("--epochs") + 1] = "1"
-        cmd += ["--set", "momentum=0.5", "--set", "milestones="]
+        cmd += ["--set", "momentum=0.5", "--set", "milestones=", *extra]
         return json.loads(subprocess.run(cmd, cwd=REPO, check=True, capture_output=True, text=True).stdout)
 
     alone = train("original")
@@ -229,3 +229,7 @@ def test_train_cli_reports_gaps_to_the_retrained_model(tmp_path, small_mufac, ca
     gaps = original["gaps_to_retrained"]
     for key in ("test_acc", "retain_acc", "forget_acc", "mia"):
         assert gaps[f"{key}_gap"] == pytest.approx(original[key] - retrained[key])
+    # other evaluation splits (a validation share taken from test): the Original is evaluated again, but the
+    # Retrained model's stored numbers describe the old splits, so no gaps are made from them
+    moved = train("original", "--validation-share", "0.3")
+    assert moved["reused"] and moved["test_acc"] != original["test_acc"] and "gaps_to_retrained" not in moved
