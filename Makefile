@@ -1,5 +1,6 @@
 # make reproduce   run the experiments (synthetic benchmark, cpu preset) -> runs/, figures/
 # make test        the whole test suite (unit tests, real-MUFAC checks, notebooks)
+# make test-fast   the tests not marked slow (no notebooks, servers or training past the smoke preset)
 # make lint        ruff on the package and the tests
 # make lab         JupyterLab on the notebooks
 PYTHON ?= python3
@@ -15,7 +16,7 @@ comma := ,
 # the real MUFAC data (zip or folder): GLI_MUFAC_ZIP if set, else where `download mufac` puts it
 MUFAC_ZIP ?= $(or $(GLI_MUFAC_ZIP),data/mufac)
 
-.PHONY: setup reproduce test lint lab clean mufac-results mufac-regime
+.PHONY: setup reproduce test test-fast lint lab clean mufac-results mufac-regime mufac-figures
 
 $(VENV)/.installed: requirements.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -33,6 +34,9 @@ reproduce: setup
 test: lint
 	$(PY) -m pytest
 
+test-fast: lint
+	$(PY) -m pytest -m "not slow"
+
 lint: setup
 	$(PY) -m ruff check gli_helpers tests
 
@@ -43,18 +47,28 @@ mufac-regime: setup
 	$(PY) -m gli_helpers compare results/mufac/regime/results.csv --procedure honest --out results/mufac/regime/comparison-honest.md
 	$(PY) -m gli_helpers compare results/mufac/regime/results.csv --procedure authors --out results/mufac/regime/comparison-authors.md
 	$(PY) -m gli_helpers compare results/mufac/regime/results.csv --by-procedure honest authors --out results/mufac/regime/procedures.md
-	$(PY) -c "import pandas as pd; from gli_helpers import plots; plots.save(plots.procedure_plot(pd.read_csv('results/mufac/regime/results.csv')), 'results/mufac/regime/procedures.png')"
+	$(PY) -c "from gli_helpers import findings; print(findings.draw('final_scores', 'results/mufac/figures').sentence)"
 
-# The real-MUFAC comparison in README "Results on MUFAC" (protocol: results/mufac/PROTOCOL.md; about 85 min on 2 cores)
+# Protocol 1 of results/mufac/PROTOCOL.md (32 px, 15 epochs), exported to results/mufac/full and results/mufac/dedup,
+# with the settings its committed rows were made with: clean unlearning batches, GLI's K = 2, UNSIR's earlier reading
+# (one impair epoch, uniform noise, the forget set cycled); tests/test_docs.py checks them against results/mufac/full/configs
 mufac-results: setup
 	$(PY) -m gli_helpers run --benchmark mufac --root $(MUFAC_ZIP) --preset cpu --methods all,ablation --seeds 0,1,2 \
-		--trajectory-every 20 --out runs/mufac-cpu --quiet
+		--trajectory-every 20 --out runs/mufac-cpu --quiet \
+		--method-config '{"finetune": {"augment": false}, "cf_k": {"augment": false}, "eu_k": {"augment": false}, "neggrad": {"augment": false}, "unsir": {"augment": false, "epochs": 1, "noise": "uniform", "pairing": "cycle"}, "scrub": {"augment": false}, "bad_teaching": {"augment": false}, "gli": {"augment": false, "perturbation_steps": 2}, "gli_l1": {"augment": false, "perturbation_steps": 2}, "gli_cosine": {"augment": false, "perturbation_steps": 2}}'
 	$(PY) -m gli_helpers run --benchmark mufac --root $(MUFAC_ZIP) --preset cpu --methods all,ablation --seeds 0 \
-		--trajectory-every 20 --dedup --out runs/mufac-dedup-cpu --quiet
+		--trajectory-every 20 --dedup --out runs/mufac-dedup-cpu --quiet \
+		--method-config '{"finetune": {"augment": false}, "cf_k": {"augment": false}, "eu_k": {"augment": false}, "neggrad": {"augment": false}, "unsir": {"augment": false, "epochs": 1, "noise": "uniform", "pairing": "cycle"}, "scrub": {"augment": false}, "bad_teaching": {"augment": false}, "gli": {"augment": false, "perturbation_steps": 2}, "gli_l1": {"augment": false, "perturbation_steps": 2}, "gli_cosine": {"augment": false, "perturbation_steps": 2}}'
 	$(PY) -m gli_helpers export-results runs/mufac-cpu results/mufac/full
 	$(PY) -m gli_helpers export-results runs/mufac-dedup-cpu results/mufac/dedup
-	$(PY) -m gli_helpers compare results/mufac/full/results.csv --out results/mufac/full/comparison.md --figures results/mufac
+	$(PY) -m gli_helpers compare results/mufac/full/results.csv --out results/mufac/full/comparison.md
 	$(PY) -m gli_helpers compare results/mufac/dedup/results.csv --out results/mufac/dedup/comparison.md
+	$(MAKE) mufac-figures
+
+# The real-MUFAC figures of results/mufac/figures/, redrawn from the committed results alone (no data needed; seconds);
+# notebook 08 calls the same functions
+mufac-figures: setup
+	$(PY) -c "from gli_helpers import findings; findings.draw_all('results/mufac/figures')"
 
 lab: setup
 	$(VENV)/bin/jupyter lab notebooks

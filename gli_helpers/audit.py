@@ -29,7 +29,7 @@ import torch
 
 from .audit_metrics import bootstrap_intervals, competition_score, forgetting_quality, lira, logit_scaled_confidence
 from .errors import ConfigError, GLIError
-from .io import read_json, write_csv_atomic, write_json_atomic
+from .io import read_csv, read_json, write_csv_atomic, write_json_atomic
 from .metrics import metrics_from_logits, predict
 from .runner import PROCEDURES, method_configs, unlearn_data, with_seed
 from .unlearning import REFERENCES, get_method
@@ -294,7 +294,7 @@ def _merged(path: Path, new: pd.DataFrame) -> pd.DataFrame:
     The file keeps its order: a (method, N) already there is replaced in place, a new one goes last."""
     if not path.is_file():
         return new
-    old = pd.read_csv(path)
+    old = read_csv(path)
     keys = ["method", "n_models"]
     old_keys, new_keys = old.set_index(keys).index, new.set_index(keys).index
     parts = [new[new_keys == key] if key in new_keys else old[old_keys == key] for key in dict.fromkeys(old_keys)]

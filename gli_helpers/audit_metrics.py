@@ -1,4 +1,4 @@
-"""Per-example unlearning audits (SPEC section 9): the NeurIPS 2023 unlearning competition's forgetting quality F
+"""Per-example unlearning audits (docs/AUDIT.md): the NeurIPS 2023 unlearning competition's forgetting quality F
 and a LiRA-style likelihood-ratio attack, from the logit-scaled confidence of every forget example under N
 retrained and N unlearned models.
 

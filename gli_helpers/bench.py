@@ -6,12 +6,14 @@ a DataLoader at every step, as the original benchmark notebooks do, and (b) the 
 (forward + backward + step on a ready-made batch), measured in one process as ratios.
 ``gli``: GLI's cost per batch against a version that recomputes the forget logits at every step.
 ``unlearn``: each method's unlearning time as a fraction of the Retrained model's training time.
+``load``: reading and decoding a dataset into tensors against loading the decoded copy from the image cache.
 ``engine``: the wall time of one grid (``run``) on the local engine and on Ray, each a fresh command in a fresh run
 folder, and whether the two engines' rows agree.
 """
 
 from __future__ import annotations
 
+import os
 import platform
 import resource
 import subprocess
@@ -29,9 +31,25 @@ from .runtime import pick_device, prepare_model, set_threads, to_float
 from .train import train_step
 
 
+def cpu_model() -> str:
+    """The CPU's model name (from /proc/cpuinfo on Linux, else what the platform module says)."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
 def machine() -> dict:
-    info = {"cpu_threads": torch.get_num_threads(), "torch": torch.__version__, "python": platform.python_version(),
+    """Where a measurement ran: CPU model and the instruction set PyTorch's kernels use (AVX2 or AVX-512 differ
+    several-fold), threads, versions, date."""
+    info = {"cpu": cpu_model(), "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+            "cpu_threads": torch.get_num_threads(), "torch": torch.__version__, "python": platform.python_version(),
             "platform": platform.platform(), "date": time.strftime("%Y-%m-%d")}
+    if os.environ.get("ONEDNN_MAX_CPU_ISA"):  # oneDNN told to use an older instruction set (e.g. AVX2)
+        info["onednn_max_cpu_isa"] = os.environ["ONEDNN_MAX_CPU_ISA"]
     if torch.cuda.is_available():
         info["gpu"] = torch.cuda.get_device_name(0)
     return info
@@ -96,14 +114,19 @@ def _prefix(source, path) -> str:
 
 def bench_train(bench, arch: str = "resnet18", batch_size: int = 64, steps: int = 20, warmup: int = 3,
                 device: str = "auto", amp: bool = True, channels_last: bool = True, workers: int = 0,
-                reference: bool = True) -> dict:
-    """Images per second of three training loops on the same model, data and batch size."""
+                reference: bool = True, profile: int = 0) -> dict:
+    """Images per second of three training loops on the same model, data and batch size; on the CPU also the pure
+    model step of the plain torchvision model (no cropped convolutions), and with ``profile`` the ``profile`` most
+    expensive operations of our training step (torch profiler, self CPU time)."""
     dev = pick_device(device)
     if dev.type == "cpu":
         set_threads()
     torch.manual_seed(0)
     model = prepare_model(build_model(arch, bench.num_outputs), dev, channels_last)
+    plain = prepare_model(build_model(arch, bench.num_outputs), dev, channels_last, crop_taps=False)
+    plain.load_state_dict(model.state_dict())
     opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+    plain_opt = torch.optim.SGD(plain.parameters(), lr=0.01, momentum=0.9)
     data = bench.train
     images = data.images.to(dev) if dev.type == "cuda" else data.images
     labels = data.labels.to(dev)
@@ -115,8 +138,18 @@ def bench_train(bench, arch: str = "resnet18", batch_size: int = 64, steps: int 
     fixed_x, fixed_y = to_float(images[:batch_size], dev, channels_last), labels[:batch_size]
     out = {"arch": arch, "batch_size": batch_size, "resolution": bench.resolution, "device": str(dev),
            "amp": amp and dev.type == "cuda", "channels_last": channels_last and dev.type == "cuda", "steps": steps}
-    seconds = _timed_steps(lambda: step(fixed_x, fixed_y), steps, warmup, dev)
-    out["pure_model_img_s"] = steps * batch_size / seconds
+    if dev.type == "cpu":  # beside the same step on the plain torchvision layers, interleaved in one process
+        ours_s, plain_s = _interleaved([lambda: step(fixed_x, fixed_y),
+                                        lambda: train_step(plain, plain_opt, fixed_x, fixed_y, bench.task, dev, amp)],
+                                       steps, warmup, dev)
+        out["pure_model_img_s"] = steps * batch_size / ours_s
+        out["plain_torchvision_img_s"] = steps * batch_size / plain_s
+        out["speedup_vs_plain_torchvision"] = plain_s / ours_s
+        out["cropped_convolutions"] = _cropped_count(model, fixed_x)
+    else:
+        out["pure_model_img_s"] = steps * batch_size / _timed_steps(lambda: step(fixed_x, fixed_y), steps, warmup, dev)
+    if profile:
+        out["top_operations"] = _profile(lambda: step(fixed_x, fixed_y), profile)
 
     def ours():
         idx = torch.randint(0, len(data), (batch_size,), generator=g)
@@ -146,6 +179,48 @@ def bench_train(bench, arch: str = "resnet18", batch_size: int = 64, steps: int 
     return out
 
 
+def _interleaved(steps_fns, steps: int, warmup: int, device, rounds: int = 4) -> list[float]:
+    """Seconds for ``steps`` calls of each function, timed in ``rounds`` alternating slices so that a change in the
+    machine's load falls on all of them alike (the ratio of two is what a comparison should read)."""
+    for fn in steps_fns:
+        _timed_steps(fn, 0, warmup, device)
+    per = [max(1, steps // rounds)] * rounds
+    per[-1] += max(0, steps - sum(per))
+    totals = [0.0] * len(steps_fns)
+    for n in per:
+        for i, fn in enumerate(steps_fns):
+            totals[i] += _timed_steps(fn, n, 0, device)
+    return [t * steps / sum(per) for t in totals]
+
+
+def _cropped_count(model, x) -> int:
+    """How many convolutions of ``model`` run cropped on ``x`` (runtime.CroppedConv2d)."""
+    from .runtime import CroppedConv2d, _cropped_window
+    seen = []
+    hooks = [m.register_forward_pre_hook(lambda mod, args: seen.append(_cropped_window(mod, args[0].shape[-2:])))
+             for m in model.modules() if isinstance(m, CroppedConv2d)]
+    with torch.no_grad():
+        model.eval()(x[:2])
+    model.train()
+    for h in hooks:
+        h.remove()
+    return sum(w is not None for w in seen)
+
+
+def _profile(step, top: int, steps: int = 3) -> list[dict]:
+    """The ``top`` operations by self CPU time over ``steps`` steps (after one warm-up), with their share."""
+    from torch.profiler import ProfilerActivity, profile
+    step()
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        for _ in range(steps):
+            step()
+    events = [e for e in prof.key_averages() if e.self_cpu_time_total > 0]
+    total = sum(e.self_cpu_time_total for e in events)
+    events.sort(key=lambda e: e.self_cpu_time_total, reverse=True)
+    return [{"operation": e.key, "calls_per_step": e.count / steps, "ms_per_step": e.self_cpu_time_total / 1000 / steps,
+             "share": e.self_cpu_time_total / total} for e in events[:top]]
+
+
 def bench_gli(bench, arch: str = "resnet18", steps_k: int = 2, batch_size: int = 64, repeats: int = 10,
               device: str = "auto") -> dict:
     """GLI's perturbation per batch, forget logits once vs at every step; the outputs must be identical."""
@@ -167,6 +242,25 @@ def bench_gli(bench, arch: str = "resnet18", steps_k: int = 2, batch_size: int =
     return {"arch": arch, "K": steps_k, "batch_size": batch_size, "resolution": bench.resolution, "device": str(dev),
             "identical_outputs": bool(torch.equal(a, b)), "once_ms": once * 1000, "recompute_ms": every * 1000,
             "speedup": every / once, "peak_memory_mb": peak_memory_mb()}
+
+
+def bench_load(benchmark: str, root, resolution: int = 32, cache_dir=None) -> dict:
+    """Seconds to read and decode ``benchmark`` into tensors (into an empty image cache) and to load it again from
+    that cache; the cache is a new temporary folder unless ``cache_dir`` is given."""
+    from .data import load_benchmark
+    with tempfile.TemporaryDirectory() as tmp:
+        cache = cache_dir or tmp
+        start = time.perf_counter()
+        first = load_benchmark(benchmark, root, resolution, cache_dir=cache)
+        decode = time.perf_counter() - start
+        start = time.perf_counter()
+        again = load_benchmark(benchmark, root, resolution, cache_dir=cache)
+        cached = time.perf_counter() - start
+    return {"images": sum(len(s) for n, s in first.splits.items() if n != "train"), "resolution": resolution,
+            "first_seconds": round(decode, 3), "cached_seconds": round(cached, 3),
+            "first_decoded": not any("loaded from cache" in n for n in first.notes),
+            "second_from_cache": any("loaded from cache" in n for n in again.notes),
+            "speedup": round(decode / max(cached, 1e-9), 1)}
 
 
 def unlearn_fractions(results_csv) -> pd.DataFrame:

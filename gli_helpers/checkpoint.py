@@ -29,8 +29,9 @@ def load_checkpoint(path, *, arch: str | None = None, num_outputs: int | None = 
         raise CheckpointError(f"checkpoint {path} does not exist; train the model first (python -m gli_helpers train).")
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # a truncated or foreign file: say so, never execute it
-        raise CheckpointError(f"cannot read checkpoint {path}: {exc}. Delete it and train again.") from exc
+    except Exception as exc:  # a truncated or foreign file: say so, never execute it (and never advise to)
+        raise CheckpointError(f"cannot read checkpoint {path}: the file is damaged or not a checkpoint "
+                              f"({type(exc).__name__}). Delete it and train again.") from None
     if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
         raise CheckpointError(f"{path} is not a gli_helpers checkpoint ({FORMAT}).")
     for key, want in (("arch", arch), ("num_outputs", num_outputs), ("data_fingerprint", data_fingerprint)):

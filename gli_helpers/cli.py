@@ -1,5 +1,5 @@
 """Command line: ``python -m gli_helpers COMMAND``, with the commands data-summary, make-synthetic, download,
-train, run, tune, audit, gli-ablations, reproduce, bench, compare and export-results."""
+train, run, tune, audit, gli-ablations, reproduce, bench, compare, tables and export-results."""
 
 from __future__ import annotations
 
@@ -13,7 +13,8 @@ from .errors import ConfigError, GLIError
 def add_data_options(p: argparse.ArgumentParser) -> None:
     from .data import BENCHMARKS
     p.add_argument("--benchmark", required=True, choices=BENCHMARKS)
-    p.add_argument("--root", required=True, help="dataset zip or folder (a synthetic one is generated if missing)")
+    p.add_argument("--root", required=True, help="dataset zip or folder (a synthetic benchmark is generated only at its default "
+                                                       "root, data/synthetic-mufac or data/synthetic-mucac, when missing)")
     p.add_argument("--test-below", type=int, help="MUCAC: identities below this are the test split (190)")
     p.add_argument("--unseen-from", type=int, help="MUCAC: identities from this on are the unseen split (4855)")
     p.add_argument("--forget-range", help="MUCAC: forget identities A:B, or 'benchmark' (190:1250) / 'gli' (1970:4855)")
@@ -105,11 +106,12 @@ def cmd_train(args) -> None:
 
 def cmd_run(args) -> None:
     from .experiment import data_config_from_args, overrides_from_args, prepare
-    from .runner import format_table, run_benchmark, summary_table
+    from .runner import check_method_configs, format_table, run_benchmark, summary_table
     from .unlearning import parse_method_overrides, parse_methods
     methods = parse_methods(args.methods)
     seeds = _seeds(args) if args.seeds else [args.seed]
     overrides = parse_method_overrides(args.method_config)
+    check_method_configs(args.benchmark, methods, overrides, args.procedure)  # before any data is read
     log = stderr_log(args)
     if args.engine == "ray":
         from .engine import check_address, run_grid_ray
@@ -132,20 +134,24 @@ def cmd_run(args) -> None:
 def cmd_gli_ablations(args) -> None:
     from . import plots
     from .experiment import data_config_from_args, overrides_from_args, prepare
-    from .gli_ablations import markdown_table, run_gli_ablations
+    from .gli_ablations import VARIANTS, markdown_table, run_gli_ablations
     from .paper import authors_gli_trajectory
     variants = [v.strip() for v in args.variants.split(",") if v.strip()] if args.variants else None
+    unknown = [v for v in variants or () if v not in VARIANTS]
+    if unknown:  # before any data is read
+        raise ConfigError(f"unknown GLI variant(s) {', '.join(unknown)}; valid: {', '.join(VARIANTS)}.")
     exp = prepare(args.benchmark, args.root, args.out, args.preset, args.arch, args.seed, device=args.device,
                   amp=not args.no_amp, progress=not args.quiet, overrides=overrides_from_args(args),
                   data=data_config_from_args(args))
     log = stderr_log(args)
     summary, traj = run_gli_ablations(exp, args.results, variants, args.batches,
                                       retrained=not args.no_retrained, log=log)
-    authors = authors_gli_trajectory() if exp.bench.spec.paper_task == "MUFAC" else None
-    figure = plots.save(plots.gli_ablation_plot(traj, authors),
-                        f"{args.results}/gli_ablations.png")
     print(markdown_table(summary))
-    print(f"written: {args.results}/summary.csv, {args.results}/trajectories.csv, {figure}")
+    written = [f"{args.results}/summary.csv", f"{args.results}/trajectories.csv"]
+    if args.figure:  # the committed protocols' figures are drawn from their files by `make mufac-figures` instead
+        authors = authors_gli_trajectory() if exp.bench.spec.paper_task == "MUFAC" else None
+        written.append(plots.save(plots.gli_ablation_plot(traj, authors), args.figure))
+    print("written: " + ", ".join(written))
 
 
 def cmd_tune(args) -> None:
@@ -163,14 +169,16 @@ def cmd_tune(args) -> None:
 def cmd_audit(args) -> None:
     from .audit import check_bootstrap, run_audit
     from .experiment import data_config_from_args, overrides_from_args, prepare
+    from .runner import check_method_configs
     from .unlearning import parse_method_overrides, parse_methods
     check_bootstrap(args.bootstrap)  # before the data is read and any unit runs
     overrides = parse_method_overrides(args.method_config)
+    methods = parse_methods(args.methods)
+    check_method_configs(args.benchmark, methods, overrides, args.procedure)
     exp = prepare(args.benchmark, args.root, args.out, args.preset, args.arch, 0, device=args.device,
                   amp=not args.no_amp, progress=not args.quiet, threads=args.threads, overrides=overrides_from_args(args),
                   data=data_config_from_args(args))
     log = stderr_log(args)
-    methods = parse_methods(args.methods)
     units = None
     if args.engine == "ray":
         from .audit import collect_ray
@@ -230,13 +238,16 @@ def cmd_bench(args) -> None:
             raise ConfigError("bench unlearn needs --results <results.csv of a run folder> (written by python -m "
                               "gli_helpers run or notebook 02): it reports each method's time as a fraction of retraining.")
         out["fractions"] = bench.unlearn_fractions(args.results).round(4).reset_index().to_dict("records")
+    elif args.what == "load":
+        out.update(bench.bench_load(args.benchmark, args.root, args.resolution, args.cache_dir))
     else:
         from .data import load_benchmark
         b = load_benchmark(args.benchmark, args.root, args.resolution, cache_dir=args.cache_dir, progress=False)
         if args.what == "train":
             out.update(bench.bench_train(b, args.arch, args.batch_size, args.steps, device=args.device,
                                          amp=not args.no_amp, channels_last=not args.no_channels_last,
-                                         workers=args.workers, reference=not args.no_reference))
+                                         workers=args.workers, reference=not args.no_reference,
+                                         profile=args.profile))
         else:
             out.update(bench.bench_gli(b, args.arch, args.k, args.batch_size, args.steps, device=args.device))
     print(json.dumps(out, indent=2))
@@ -247,6 +258,11 @@ def _engine_threads(text: str) -> tuple[str, int]:
     if engine not in ("local", "ray") or not threads.isdigit() or int(threads) < 1:
         raise ConfigError(f"--configurations takes ENGINE:THREADS items such as local:2,ray:2,ray:1, got {text!r}.")
     return engine, int(threads)
+
+
+def cmd_tables(args) -> None:
+    from .doc_tables import table
+    print(table(args.name, args.root), end="")
 
 
 def cmd_export(args) -> None:
@@ -399,12 +415,13 @@ def main(argv=None) -> int:
     p.add_argument("--results", required=True, help="where trajectories.csv, summary.csv and the figure go")
     p.add_argument("--variants", help="comma list (default: all): " + ", ".join(VARIANTS))
     p.add_argument("--batches", type=int, default=45, help="optimizer steps per variant (default 45)")
+    p.add_argument("--figure", help="also draw the variants batch by batch into this PNG file")
     p.add_argument("--no-retrained", action="store_true",
                    help="do not train the Retrained model: the summary has gaps to it only if the run folder "
                         "already holds it (run again without this flag to add them, every finished variant reused)")
     p.set_defaults(func=cmd_gli_ablations)
 
-    p = sub.add_parser("reproduce", help="execute notebooks 01-07 with papermill into the run folder")
+    p = sub.add_parser("reproduce", help="execute notebooks 01-07 on the benchmark, then 08, with papermill into the run folder")
     p.add_argument("--benchmark", default="synthetic-mufac", choices=BENCHMARKS)
     p.add_argument("--root", default="data/synthetic-mufac")
     p.add_argument("--preset", default="cpu", choices=PRESETS)
@@ -419,7 +436,7 @@ def main(argv=None) -> int:
     p.set_defaults(func=cmd_reproduce)
 
     p = sub.add_parser("bench", help="performance measurements (see docs/PERFORMANCE.md)")
-    p.add_argument("what", choices=("train", "gli", "unlearn", "engine"))
+    p.add_argument("what", choices=("train", "gli", "unlearn", "engine", "load"))
     p.add_argument("--benchmark", default="synthetic-mufac")
     p.add_argument("--root", default="data/synthetic-mufac")
     p.add_argument("--resolution", type=int, default=32)
@@ -433,6 +450,8 @@ def main(argv=None) -> int:
     p.add_argument("--no-amp", action="store_true")
     p.add_argument("--no-channels-last", action="store_true")
     p.add_argument("--no-reference", action="store_true", help="skip the PIL/DataLoader reference loop")
+    p.add_argument("--profile", type=int, default=0, metavar="N",
+                   help="train: also list the N most expensive operations of a training step (torch profiler)")
     p.add_argument("--results", help="unlearn: a results.csv")
     p.add_argument("--preset", default="smoke", help="engine: the grid's preset")
     p.add_argument("--methods", default="all", help="engine: the grid's methods")
@@ -455,6 +474,12 @@ def main(argv=None) -> int:
     p.add_argument("--figures", help="also draw the final scores (and trajectories, from the trajectories.csv beside "
                                      "the results) into this folder")
     p.set_defaults(func=cmd_compare)
+
+    from .doc_tables import TABLES
+    p = sub.add_parser("tables", help="print one of the documents' results tables from the committed results/ CSVs")
+    p.add_argument("name", choices=TABLES)
+    p.add_argument("--root", default=".", help="the repository root that holds results/ (default: here)")
+    p.set_defaults(func=cmd_tables)
 
     p = sub.add_parser("export-results", help="copy a run's numbers and configurations (no checkpoints) elsewhere")
     p.add_argument("run_dir")

@@ -76,8 +76,8 @@ class TrainConfig:
         return d
 
 
-# SPEC section 6. MUCAC multi-label as the benchmark's notebook ran it: about 8 epochs of plain SGD (no momentum),
-# lr / 10 at epochs 10 and 20 (so within 8 epochs the rate stays 0.01).
+# The paper's recipe (docs/METHODS.md). MUCAC multi-label as the benchmark's notebook ran it: about 8 epochs of plain
+# SGD (no momentum), lr / 10 at epochs 10 and 20 (so within 8 epochs the rate stays 0.01).
 _PAPER = {
     "multiclass": dict(resolution=128, epochs=30, lr=0.01, momentum=0.9, milestones=(10, 20), gamma=0.1),
     "multilabel": dict(resolution=128, epochs=8, lr=0.01, momentum=0.0, milestones=(10, 20), gamma=0.1),

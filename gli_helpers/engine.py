@@ -20,7 +20,7 @@ from pathlib import Path
 import pandas as pd
 
 from .errors import ConfigError, GLIError
-from .io import write_csv_atomic
+from .io import read_csv, write_csv_atomic
 
 ENGINES = ("local", "ray")
 ERROR_COLUMNS = ["unit", "benchmark", "arch", "procedure", "method", "seed", "error"]
@@ -185,7 +185,7 @@ def _order_key(col: pd.Series):
 def _write_errors(out: Path, errors: list[dict], procedure: str) -> None:
     """errors.csv holds the failures of the latest call of each procedure (earlier ones of it are cleared)."""
     path = out / "errors.csv"
-    old = pd.read_csv(path) if path.is_file() else pd.DataFrame(columns=ERROR_COLUMNS)
+    old = read_csv(path) if path.is_file() else pd.DataFrame(columns=ERROR_COLUMNS)
     keep = old[old.procedure != procedure]
     new = pd.concat([keep, pd.DataFrame(errors, columns=ERROR_COLUMNS)], ignore_index=True)
     if len(new):

@@ -18,7 +18,7 @@ import pandas as pd
 
 from .errors import ConfigError
 from .experiment import retrained_metrics
-from .io import read_json, write_csv_atomic, write_json_atomic
+from .io import read_csv, read_json, write_csv_atomic, write_json_atomic
 from .metrics import gaps_to_reference
 from .runner import run_method, unlearn_data
 from .unlearning import default_config
@@ -125,7 +125,7 @@ def run_gli_ablations(exp, out, variants: list[str] | None = None, batches: int 
               "preset": "", "data_fingerprint": b.fingerprint("train")}
     splits = unlearn_data(exp, seed)
     path_traj = out / "trajectories.csv"
-    done = pd.read_csv(path_traj) if path_traj.exists() else pd.DataFrame(columns=["variant"])
+    done = read_csv(path_traj) if path_traj.exists() else pd.DataFrame(columns=["variant"])
     for name, cfg in configs.items():
         path = out / "configs" / f"{name}.json"
         record = {"variant": name, "settings": VARIANTS[name], "method_config": cfg.to_dict(),

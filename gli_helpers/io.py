@@ -46,6 +46,20 @@ def read_json(path) -> dict:
         raise DataError(f"cannot read {path}: {exc}. Delete it and run the command that writes it again.") from None
 
 
+def read_csv(path, **kwargs):
+    """A CSV file this package wrote (``pandas.read_csv`` keywords pass through); a damaged one is an error that
+    names it. Merging results into a file that cannot be read would lose its rows, so nothing is written over it."""
+    import pandas as pd
+
+    from .errors import DataError
+    try:
+        return pd.read_csv(path, **kwargs)
+    except (OSError, UnicodeDecodeError, ValueError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        raise DataError(f"cannot read {path}: it is damaged or not a CSV table ({type(exc).__name__}: {exc}). "
+                        "Restore it (e.g. from version control) or move it aside, then run the command again; "
+                        "it was left as it is.") from None
+
+
 def write_csv_atomic(path, frame, index: bool = False) -> None:
     """``frame`` as CSV (with its index only when asked: tables indexed by method), never half-written."""
     with atomic_path(path) as tmp:

@@ -1,4 +1,4 @@
-"""The paper's metrics (SPEC section 5), plus the retain/forget accuracies needed to read them.
+"""The paper's metrics (docs/METHODS.md), plus the retain/forget accuracies needed to read them.
 
 Accuracy, top-2 accuracy, multi-label average accuracy, per-sample losses, the
 membership-inference attack (MIA), forgetting score, final score (NoMUS) and the

@@ -1,7 +1,9 @@
-"""Small helpers that keep the notebooks thin: path resolution and one-line set-up."""
+"""What every notebook shares, so that none copies it: path resolution, the run and figure folders, and the
+experiment of a benchmark, architecture and seed under the notebook's parameters."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 from .experiment import Experiment, prepare
@@ -31,3 +33,37 @@ def setup(benchmark: str, data_root, preset: str, arch: str, seed: int, run_dir,
     return prepare(benchmark, resolve(data_root), resolve(run_dir), preset, arch, seed, device=device,
                    progress=progress, overrides=overrides or None, validation_share=validation_share,
                    cache_dir=resolve(cache_dir))
+
+
+@dataclass
+class Workspace:
+    """A notebook's parameters in one object: ``ws = Workspace(BENCHMARK, DATA_ROOT, PRESET, RUN_DIR, FIG_DIR, ...)``
+    creates the run and figure folders (paths relative to the project root) and ``ws.experiment(arch, seed)``
+    loads the benchmark and recipe (another benchmark, data folder or run folder by keyword)."""
+
+    benchmark: str
+    data_root: str
+    preset: str
+    run_dir: Path
+    fig_dir: Path | None = None
+    device: str = "auto"
+    validation_share: float = 0.0
+    cache_dir: str | None = None
+    progress: bool = True
+
+    def __post_init__(self):
+        self.run_dir = resolve(self.run_dir)
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        if self.fig_dir is not None:
+            self.fig_dir = resolve(self.fig_dir)
+            self.fig_dir.mkdir(parents=True, exist_ok=True)
+
+    def experiment(self, arch: str, seed: int, benchmark: str | None = None, data_root=None, run_dir=None,
+                   **overrides) -> Experiment:
+        return setup(benchmark or self.benchmark, data_root or self.data_root, self.preset, arch, seed,
+                     run_dir or self.run_dir, device=self.device, validation_share=self.validation_share,
+                     cache_dir=self.cache_dir, progress=self.progress, **overrides)
+
+    def figure(self, name: str, arch: str, benchmark: str | None = None) -> Path:
+        """Where a figure of this benchmark and architecture goes: ``<fig_dir>/<benchmark>_<arch>_<name>.png``."""
+        return (self.fig_dir or self.run_dir) / f"{benchmark or self.benchmark}_{arch}_{name}.png"

@@ -1,4 +1,4 @@
-"""The paper's published numbers (shipped as package data) and their self-consistency check (SPEC section 7)."""
+"""The paper's published numbers (shipped as package data) and their self-consistency check (docs/METHODS.md)."""
 
 from __future__ import annotations
 
@@ -138,8 +138,9 @@ def published_rows(benchmark: str, arch: str) -> tuple[pd.DataFrame, set[str]]:
 
 
 def comparison_markdown(results: pd.DataFrame, benchmark: str, arch: str) -> str:
-    """The paper beside a results.csv (mean ± standard deviation over its seeds, ddof 0) as a Markdown table:
-    test accuracy, top-2 (multi-class), forgetting score and final score, with our difference to the paper.
+    """The paper beside a results.csv (mean ± sample standard deviation over its seeds, ddof 1; 0 for one seed) as a
+    Markdown table: test accuracy, top-2 (multi-class), forgetting score and final score, with our difference to the
+    paper.
     Published final scores that do not follow from their own accuracy and forgetting score carry a *."""
     missing = {"benchmark", "arch", "method", "seed", "test_acc", "forgetting_score", "final_score"} - set(results.columns)
     if missing:
@@ -150,13 +151,13 @@ def comparison_markdown(results: pd.DataFrame, benchmark: str, arch: str) -> str
         raise DataError(f"the results hold no rows for benchmark {benchmark!r} and arch {arch!r}; "
                          f"they have {sorted(set(zip(results.benchmark, results.arch, strict=True)))}.")
     g = ours.groupby("method")
-    mean, std = g.mean(numeric_only=True), g.std(ddof=0, numeric_only=True).fillna(0.0)
+    mean, std = g.mean(numeric_only=True), g.std(ddof=1, numeric_only=True).fillna(0.0)
     metrics = [m for m in ("test_acc", "top2_acc", "forgetting_score", "final_score") if mean.get(m) is not None
                and mean[m].notna().any()]
     header = {"test_acc": "test acc (paper / ours / diff)", "top2_acc": "top-2 (paper / ours)",
               "forgetting_score": "forgetting (paper / ours / diff)", "final_score": "final score (paper / ours / diff)"}
     seeds = sorted(int(s) for s in ours.seed.unique())
-    lines = [f"{benchmark} / {arch} / seeds {', '.join(map(str, seeds))}: mean ± standard deviation over seeds",
+    lines = [f"{benchmark} / {arch} / seeds {', '.join(map(str, seeds))}: mean ± sample standard deviation over seeds",
              "", "| method | " + " | ".join(header[m] for m in metrics) + " |", "|---" * (len(metrics) + 1) + "|"]
     pub, flagged = published_rows(benchmark, arch)
     rows = method_order(mean.index)
@@ -172,7 +173,7 @@ def comparison_markdown(results: pd.DataFrame, benchmark: str, arch: str) -> str
         lines.append(f"| {method_label(method)} | " + " | ".join(cells) + " |")
     if flagged & set(rows):
         lines += ["", "\\* published final scores that do not follow from the published accuracy and forgetting "
-                      "score (SPEC section 7)."]
+                      "score (docs/METHODS.md, the published numbers)."]
     check = ordering_check(ours)
     if check.get("gli_present"):
         verdict = "holds" if check["gli_wins"] else "does not hold"

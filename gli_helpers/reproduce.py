@@ -1,4 +1,6 @@
-"""Execute the numbered notebooks in order with papermill, sharing one run folder."""
+"""Execute the numbered notebooks in order with papermill, sharing one run folder: 01-07 on the chosen benchmark,
+then 08, the real-MUFAC findings drawn from the committed results (it needs no data and writes only to
+``<run folder>/08_findings``)."""
 
 from __future__ import annotations
 

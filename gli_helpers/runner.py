@@ -15,7 +15,7 @@ import torch
 
 from .errors import ConfigError, DataError
 from .experiment import REPORTED, Experiment
-from .io import read_json, write_csv_atomic, write_json_atomic
+from .io import read_csv, read_json, write_csv_atomic, write_json_atomic
 from .metrics import evaluate, gaps_to_reference, metrics_from_logits, predict
 from .unlearning import REFERENCES, UnlearnData, default_config, get_method, method_label, method_order
 
@@ -66,7 +66,7 @@ class Trajectory:
 def _merge(path: Path, new: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     """Replace the rows of ``new``'s (keys) in an existing file, keep every other row."""
     if path.exists():
-        old = pd.read_csv(path)
+        old = read_csv(path)
         if "procedure" in keys and "procedure" not in old.columns:  # written before procedures existed
             old.insert(old.columns.get_loc("arch") + 1 if "arch" in old.columns else 0, "procedure", "default")
         if set(keys) <= set(old.columns):
@@ -105,12 +105,28 @@ RESULT_KEYS = ["benchmark", "arch", "procedure", "method", "seed"]
 
 def method_configs(exp: Experiment, methods: list[str], overrides: dict, procedure: str) -> dict:
     """Every method's configuration, built (and so checked) before anything trains."""
+    return configs_for_task(exp.bench.task, exp.bench.spec.binary, methods, overrides, procedure)
+
+
+def check_method_configs(benchmark: str, methods: list[str], overrides: dict, procedure: str) -> dict:
+    """``method_configs`` from the benchmark's name alone, so that a wrong method setting is refused before any
+    data is read."""
+    from .data import get_benchmark
+    spec = get_benchmark(benchmark)
+    return configs_for_task(spec.task, spec.binary, methods, overrides, procedure)
+
+
+def configs_for_task(task: str, binary: bool, methods: list[str], overrides: dict, procedure: str) -> dict:
     if procedure not in PROCEDURES:
         raise ConfigError(f"unknown procedure {procedure!r}; valid: {', '.join(PROCEDURES)}.")
-    for name in overrides:  # an override for a method that is not run is still checked
-        default_config(name, exp.bench.task, exp.bench.spec.binary, **overrides[name])
-    return {name: default_config(name, exp.bench.task, exp.bench.spec.binary,
-                                 **{**PROCEDURES[procedure], **overrides.get(name, {})})
+    for name in overrides:
+        get_method(name)
+    idle = [name for name in overrides if name not in methods]
+    if idle:  # validated and then silently ignored would hide a mistyped --methods
+        raise ConfigError(f"--method-config sets {', '.join(idle)}, which this run does not include (methods: "
+                          f"{', '.join(methods)}); add {'them' if len(idle) > 1 else 'it'} to --methods or drop "
+                          "those settings.")
+    return {name: default_config(name, task, binary, **{**PROCEDURES[procedure], **overrides.get(name, {})})
             for name in methods if name not in REFERENCES}
 
 
@@ -262,10 +278,11 @@ def run_benchmark(exp: Experiment, methods: list[str], seeds: list[int], traject
 
 def summary_table(results: pd.DataFrame, metrics=("test_acc", "top2_acc", "forgetting_score", "final_score",
                                                   "retain_acc", "forget_acc", "unlearn_seconds")) -> pd.DataFrame:
-    """Mean and standard deviation over seeds, one row per method, in the paper's order."""
+    """Mean and sample standard deviation (ddof 1; 0 for a single seed) over seeds, one row per method, in the
+    paper's order."""
     cols = [m for m in metrics if m in results and results[m].notna().any()]
     g = results.groupby("method")[cols]
-    table = g.mean().join(g.std(ddof=0).add_suffix("_std"))
+    table = g.mean().join(g.std(ddof=1).fillna(0.0).add_suffix("_std"))
     table["seeds"] = results.groupby("method").size()
     return table.loc[method_order(table.index)]
 
@@ -336,10 +353,12 @@ def main_procedure(frame: pd.DataFrame, prefer=("default", "honest")) -> pd.Data
 def procedure_markdown(results: pd.DataFrame, metric: str = "final_score", base: str = "honest",
                        other: str = "authors") -> str:
     """``procedure_table`` as a Markdown table: mean ± standard deviation [95% interval] per procedure, the gap,
-    and each procedure's rank of the method among the unlearning methods (references excluded)."""
+    and each procedure's rank of the method among the distinct unlearning methods (references and GLI's distance
+    variants, which are GLI with one setting pinned, are not ranked)."""
+    from .unlearning import METHODS
     t = procedure_table(results, metric, base, other)
     procs = [p for p in (base, other) if f"{p} mean" in t]
-    methods = [m for m in t.index if m not in ("original", "retrained")]
+    methods = [m for m in t.index if m not in ("original", "retrained") and not (m in METHODS and METHODS[m].fixed)]
     ranks = {p: t.loc[methods, f"{p} mean"].rank(ascending=False, method="min") for p in procs}
 
     def cell(m, p):

@@ -45,11 +45,56 @@ def set_threads(n: int | None = None) -> None:
     torch.set_num_threads(max(1, n if n is not None else cpu_budget()))
 
 
-def prepare_model(model: nn.Module, device: torch.device, channels_last: bool = True) -> nn.Module:
-    """``model`` on ``device``; channels-last memory format on CUDA unless asked not to."""
+class CroppedConv2d(nn.Conv2d):
+    """A ``Conv2d`` that, on an input so small that some kernel taps only ever meet the zero padding, convolves with
+    the taps that meet the image instead, without padding.
+
+    It is the same layer: every output sums the same products (the dropped taps multiply zeros), and the dropped
+    taps get a zero gradient both ways, so outputs and gradients agree with the plain layer to float32 rounding.
+    It applies when the layer has one output position (e.g. a 3x3 convolution with padding 1 on a 1x1 map, or
+    with stride 2 on a 2x2 map: ResNet18's layer4 at 32 px, layer3 at 16 px). There oneDNN's CPU kernels take a
+    slow path for the weight gradient of the padded form (docs/PERFORMANCE.md); the cropped form is a plain matrix
+    product. The parameters, their names and shapes are untouched: checkpoints stay plain torchvision ones."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        crop = _cropped_window(self, x.shape[-2:])
+        if crop is None:
+            return super().forward(x)
+        (r0, r1), (c0, c1) = crop
+        return nn.functional.conv2d(x, self.weight[:, :, r0:r1, c0:c1], self.bias, 1, 0, 1, self.groups)
+
+
+def _cropped_window(conv: nn.Conv2d, size) -> tuple | None:
+    """The rows and columns of ``conv``'s kernel that meet an input of ``size`` when the layer has a single output
+    position and zero padding; None when the plain layer must run (several outputs, dilation, other padding)."""
+    if conv.padding_mode != "zeros" or isinstance(conv.padding, str) or conv.dilation != (1, 1):
+        return None
+    window = []
+    for n, k, s, p in zip(size, conv.kernel_size, conv.stride, conv.padding, strict=True):
+        if (n + 2 * p - k) // s + 1 != 1 or n + p > k:  # several output positions, or taps beyond the image
+            return None
+        window.append((p, p + n))  # kernel taps p .. p+n-1 meet input rows 0 .. n-1
+    if all(hi - lo == k for (lo, hi), k in zip(window, conv.kernel_size, strict=True)):
+        return None  # nothing to drop
+    return tuple(window)
+
+
+def crop_padding_taps(model: nn.Module) -> nn.Module:
+    """Make every plain ``Conv2d`` of ``model`` a ``CroppedConv2d`` in place (same parameters and state dict)."""
+    for m in model.modules():
+        if type(m) is nn.Conv2d:
+            m.__class__ = CroppedConv2d
+    return model
+
+
+def prepare_model(model: nn.Module, device: torch.device, channels_last: bool = True, crop_taps: bool = True) -> nn.Module:
+    """``model`` on ``device``; channels-last memory format on CUDA unless asked not to; on the CPU, convolutions
+    whose padding-only taps can be dropped exactly run cropped (``CroppedConv2d``) unless ``crop_taps`` is off."""
     model = model.to(device)
     if device.type == "cuda" and channels_last:
         model = model.to(memory_format=torch.channels_last)
+    if device.type == "cpu" and crop_taps:
+        crop_padding_taps(model)
     return model
 
 

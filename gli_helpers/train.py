@@ -17,6 +17,8 @@ from .models import build_model
 from .runtime import forward, prepare_model, to_float
 
 ROLES = {"original": "train", "retrained": "retain"}  # role -> the split it is trained on
+STATE_FORMAT = "gli-train-state-v1"  # the tag of a resume file (state.pt), as model.pt carries FORMAT
+_LEGACY_STATE_KEYS = {"config", "model", "optimizer", "scheduler", "info"}  # a resume file written before the tag
 PROGRESS_EVERY = 10  # steps between progress-bar updates (each one reads the running sums back from the device)
 
 
@@ -55,7 +57,7 @@ def train_model(bench, split: str, cfg: TrainConfig, device: torch.device, *, st
     sched = torch.optim.lr_scheduler.MultiStepLR(opt, milestones=list(cfg.milestones), gamma=cfg.gamma)
     info = {"history": [], "train_seconds": 0.0, "epochs_done": 0, "resumed_from_epoch": None}
     if state_path is not None and Path(state_path).is_file():
-        state = torch.load(state_path, map_location="cpu", weights_only=True)
+        state = load_state(state_path)
         if state["config"] != cfg.to_dict():
             raise CheckpointError(f"{state_path} is a resume state of another configuration; delete it to start over.")
         model.load_state_dict(state["model"])
@@ -103,9 +105,24 @@ def train_model(bench, split: str, cfg: TrainConfig, device: torch.device, *, st
         info["history"].append({"epoch": epoch + 1, "loss": epoch_loss, "acc": epoch_acc, "lr": opt.param_groups[0]["lr"]})
         if state_path is not None:
             with atomic_path(state_path) as tmp:
-                torch.save({"config": cfg.to_dict(), "model": model.state_dict(), "optimizer": opt.state_dict(),
+                torch.save({"format": STATE_FORMAT, "config": cfg.to_dict(), "model": model.state_dict(),
+                            "optimizer": opt.state_dict(),
                             "scheduler": sched.state_dict(), "info": info}, tmp)
     return model, info
+
+
+def load_state(state_path) -> dict:
+    """A resume file (weights_only=True); a damaged or foreign one is an error that names it and says what to do."""
+    advice = f"Delete {state_path} to start that model's training over; nothing else in its folder is affected."
+    try:
+        state = torch.load(state_path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # truncated, overwritten or not ours: never unpickle it any other way
+        raise CheckpointError(f"the resume file {state_path} is damaged or not a training state "
+                              f"({type(exc).__name__}). {advice}") from None
+    legacy = isinstance(state, dict) and "format" not in state and set(state) == _LEGACY_STATE_KEYS
+    if not isinstance(state, dict) or (state.get("format") != STATE_FORMAT and not legacy):
+        raise CheckpointError(f"{state_path} is not a gli_helpers resume file ({STATE_FORMAT}). {advice}")
+    return state
 
 
 def _diff(old: dict, new: dict) -> dict:

@@ -24,7 +24,7 @@ import pandas as pd
 import torch
 
 from .errors import ConfigError, GLIError
-from .io import write_csv_atomic
+from .io import read_csv, write_csv_atomic
 
 KINDS = ("log", "float", "int")
 TEXT_COLUMNS = {"config": str, "search_space": str, "eval_fingerprint": str}  # JSON and hex: never parsed as numbers
@@ -165,7 +165,7 @@ def _same(config: dict, first: dict) -> bool:
 
 def read_tune(path) -> pd.DataFrame:
     """tune.csv with its JSON and fingerprint columns kept as text."""
-    return pd.read_csv(path, dtype=TEXT_COLUMNS)
+    return read_csv(path, dtype=TEXT_COLUMNS)
 
 
 def _finished_trials(path: Path, method: str, trials: int, space_key: str, eval_key: str) -> list[tuple] | None:

@@ -1,47 +1,37 @@
-"""One figure of GLI batch by batch at several input resolutions beside the authors' stored 128 px run (protocol 6
-of results/mufac/PROTOCOL.md): the `authors` and `honest` variants of each resolution's `gli-ablations` results,
-labelled "<variant>, <resolution>".
+"""GLI batch by batch at several input resolutions beside the authors' stored 128 px run (protocol 6 of
+results/mufac/PROTOCOL.md), drawn by the package (``findings.resolution_figure``, the function behind
+results/mufac/figures/gli_batches.png): the `authors` and `honest` variants of each resolution's `gli-ablations`
+results, one column per LABEL, with its Retrained model as the target where the folder's configurations hold it.
 
 Usage: python scripts/gli_resolution_figure.py OUT_PNG LABEL=RESULTS_DIR [LABEL=RESULTS_DIR ...]
-e.g.   python scripts/gli_resolution_figure.py results/mufac/paper-resolution/gli_resolutions.png \
+e.g.   python scripts/gli_resolution_figure.py runs/gli_resolutions.png \
            "48 px=results/mufac/regime/gli-ablations" "128 px=results/mufac/paper-resolution/gli-ablations-128"
-A folder without trajectories.csv is an error naming it (run its `gli-ablations` first)."""
+A folder without trajectories.csv is an error naming it (run its `gli-ablations` first). The committed figure is
+redrawn by `make mufac-figures`."""
 
 from __future__ import annotations
 
 import sys
 from pathlib import Path
 
-import pandas as pd
-
-from gli_helpers import paper, plots
-
-VARIANTS = ("authors", "honest")
+from gli_helpers import findings, plots
+from gli_helpers.errors import DataError
 
 
-def combined(sources: dict[str, Path]) -> pd.DataFrame:
-    """The VARIANTS' trajectories of every source, each variant renamed "<variant>, <label>"."""
-    frames = []
-    for label, folder in sources.items():
-        path = Path(folder) / "trajectories.csv"
-        if not path.is_file():
-            raise SystemExit(f"{path} does not exist: run `python -m gli_helpers gli-ablations ... --results {folder}` "
-                             f"for {label} first.")
-        t = pd.read_csv(path)
-        t = t[t.variant.isin(VARIANTS)].copy()
-        if t.empty:
-            raise SystemExit(f"{path} holds none of the variants {', '.join(VARIANTS)}.")
-        t["variant"] = t.variant + ", " + label
-        frames.append(t)
-    return pd.concat(frames, ignore_index=True)
+def combined(sources: dict):
+    """The `authors` and `honest` trajectories of every source, each variant renamed "<variant>, <label>"."""
+    try:
+        return findings.combined({k: Path(v) for k, v in sources.items()})
+    except DataError as exc:
+        raise SystemExit(str(exc)) from None
 
 
 def main(argv: list[str]) -> None:
     if len(argv) < 2 or not all("=" in a for a in argv[1:]):
         raise SystemExit(__doc__)
-    sources = dict(a.split("=", 1) for a in argv[1:])
-    fig = plots.gli_ablation_plot(combined(sources), paper.authors_gli_trajectory())
-    print(plots.save(fig, Path(argv[0])))
+    sources = {k: Path(v) for k, v in (a.split("=", 1) for a in argv[1:])}
+    combined(sources)  # checks every folder before anything is drawn
+    print(plots.save(findings.resolution_figure(sources), Path(argv[0])))
 
 
 if __name__ == "__main__":

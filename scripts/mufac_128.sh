@@ -21,8 +21,8 @@ variants() {  # $@: extra gli-ablations options
   $PY -m gli_helpers gli-ablations "${COMMON[@]}" --preset cpu --resolution 64 --epochs 30 \
     --set milestones=10,20 --out runs/mufac-regime-64 --results $DEST/gli-ablations-64 --batches 40 \
     --variants authors,honest "$@"
-  $PY scripts/gli_resolution_figure.py $DEST/gli_resolutions.png "48 px=results/mufac/regime/gli-ablations" \
-    "64 px=$DEST/gli-ablations-64" "128 px=$DEST/gli-ablations-128"
+  # the figures of GLI batch by batch at 48, 64 and 128 px and of the loss gaps (results/mufac/figures/)
+  $PY -c "from gli_helpers import findings; [findings.draw(n, 'results/mufac/figures') for n in ('gli_batches', 'loss_gaps')]"
 }
 
 for stage in $STAGES; do
@@ -32,7 +32,7 @@ for stage in $STAGES; do
       echo "$stage done: $OUT-$stage.json" ;;
     variants)
       variants --no-retrained
-      echo "variants done: $DEST/gli-ablations-128, $DEST/gli-ablations-64, $DEST/gli_resolutions.png" ;;
+      echo "variants done: $DEST/gli-ablations-128, $DEST/gli-ablations-64, results/mufac/figures/gli_batches.png" ;;
     methods)
       # the authors' procedure runs GLI as the authors' loop (quirks "authors"), the baselines under the same rule
       $PY -m gli_helpers run "${COMMON[@]}" --preset paper --methods gli,finetune,neggrad,scrub --seeds 0 \

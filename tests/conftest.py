@@ -9,11 +9,9 @@ import pytest
 import torch
 
 REPO = Path(__file__).resolve().parents[1]
-# The real MUFAC zip, from one place: GLI_MUFAC_ZIP, else a copy beside the checkout (../shared, as in CI), else
-# where `python -m gli_helpers download mufac --source <zip>` puts it.
+# The real MUFAC zip, from one place: GLI_MUFAC_ZIP, else where `python -m gli_helpers download mufac` puts it.
 _ZIP_NAME = "custom_korean_family_dataset_resolution_128.zip"
-_BESIDE = REPO.parent / "shared" / "data" / "mufac" / _ZIP_NAME
-MUFAC_ZIP = Path(os.environ.get("GLI_MUFAC_ZIP") or (_BESIDE if _BESIDE.is_file() else REPO / "data" / "mufac" / _ZIP_NAME))
+MUFAC_ZIP = Path(os.environ.get("GLI_MUFAC_ZIP") or REPO / "data" / "mufac" / _ZIP_NAME)
 # Set to 1 (CI does) to make a missing MUFAC zip a failure instead of a skip.
 REQUIRE_REAL_DATA = os.environ.get("GLI_REQUIRE_REAL_DATA", "") not in ("", "0")
 
@@ -63,3 +61,63 @@ def mufac_zip():
             pytest.fail(msg + " (GLI_REQUIRE_REAL_DATA is set, so its absence is a failure)", pytrace=False)
         pytest.skip(msg)
     return MUFAC_ZIP
+
+
+def _alive(pid: int) -> bool:
+    """Whether process ``pid`` still runs (a zombie waiting to be reaped does not)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return False
+
+
+def descendants(pid: int) -> list[int]:
+    """The processes started, directly or not, by ``pid`` (from /proc)."""
+    children: dict[int, list[int]] = {}
+    for p in Path("/proc").iterdir():
+        if p.name.isdigit():
+            try:
+                ppid = int((p / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(ppid, []).append(int(p.name))
+    out, todo = [], list(children.get(pid, []))
+    while todo:
+        child = todo.pop()
+        out.append(child)
+        todo += children.get(child, [])
+    return out
+
+
+def command_line(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""
+
+
+@pytest.fixture(scope="module")
+def private_ray():
+    """A Ray cluster of this test module's own (2 CPUs, no dashboard, its files in a new temporary folder). Yields the
+    process ids Ray started for it; on the way out it is shut down, and the test fails if any of those processes is
+    left running. Nothing here looks at, or ends, a process this fixture did not start."""
+    import shutil
+    import tempfile
+    import time
+
+    import ray
+    if ray.is_initialized():
+        pytest.fail("a Ray cluster is already initialised in this process; each module starts its own", pytrace=False)
+    tmp = tempfile.mkdtemp(prefix="ray-", dir="/tmp")  # short: Ray's socket paths live below it
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False, _temp_dir=tmp)
+    node = ray._private.worker._global_node
+    own = sorted({info.process.pid for infos in node.all_processes.values() for info in infos if info.process})
+    try:
+        yield own
+    finally:
+        ray.shutdown()
+        deadline = time.time() + 30
+        while any(_alive(pid) for pid in own) and time.time() < deadline:
+            time.sleep(0.5)
+        shutil.rmtree(tmp, ignore_errors=True)
+        assert not [pid for pid in own if _alive(pid)], "processes of this module's Ray cluster left running"

@@ -1,4 +1,4 @@
-"""The per-example audit's estimators on samples with known answers (SPEC section 9)."""
+"""The per-example audit's estimators on samples with known answers (docs/AUDIT.md)."""
 
 from __future__ import annotations
 

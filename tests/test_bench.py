@@ -12,10 +12,27 @@ from .conftest import REPO
 
 
 def test_bench_train_measures_three_loops(mufac_bench):
-    out = bench_train(mufac_bench, steps=2, device="cpu")
-    for key in ("pure_model_img_s", "ours_img_s", "reference_img_s"):
+    out = bench_train(mufac_bench, steps=2, device="cpu", profile=3)
+    for key in ("pure_model_img_s", "ours_img_s", "reference_img_s", "plain_torchvision_img_s"):
         assert out[key] > 0
     assert out["speedup_vs_reference"] > 0 and 0 < out["fraction_of_pure_model"] < 2
+    assert out["cropped_convolutions"] == 8  # 16 px: ResNet18's layer3 and layer4 see 1x1 maps
+    ops = out["top_operations"]
+    assert len(ops) == 3 and ops[0]["ms_per_step"] >= ops[1]["ms_per_step"] >= ops[2]["ms_per_step"] > 0
+    assert 0 < sum(o["share"] for o in ops) <= 1
+
+
+def test_bench_names_the_cpu_it_ran_on():
+    from gli_helpers.bench import machine
+    m = machine()
+    assert m["cpu"] and m["cpu"] != "unknown" and m["cpu_capability"] in ("AVX512", "AVX2", "DEFAULT", "ZVECTOR", "VSX",
+                                                                          "SVE256", "NEON")
+
+
+def test_bench_load_times_decoding_against_the_cache(small_mufac):
+    from gli_helpers.bench import bench_load
+    out = bench_load("synthetic-mufac", small_mufac, 16)
+    assert out["first_decoded"] and out["second_from_cache"] and out["first_seconds"] > 0 and out["cached_seconds"] > 0
 
 
 def test_bench_gli_outputs_identical(mufac_bench):

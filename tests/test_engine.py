@@ -15,25 +15,19 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-import ray
 
 from gli_helpers.engine import GridSpec, check_address, run_grid_ray
 from gli_helpers.errors import ConfigError, GLIError
+
+from .conftest import command_line, descendants
 
 METRICS = ["test_acc", "mia", "forgetting_score", "final_score", "retain_acc", "forget_acc"]
 
 
 @pytest.fixture(scope="module")
-def local_ray():
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
-    try:
-        yield ray
-    finally:
-        ray.shutdown()
-        deadline = time.time() + 30
-        while (_pids("raylet") or _pids("gcs_server")) and time.time() < deadline:
-            time.sleep(0.5)
-        assert not _pids("raylet") and not _pids("gcs_server"), "Ray processes left running after shutdown"
+def local_ray(private_ray):
+    """This module's own Ray cluster (tests/conftest.py); its process ids."""
+    return private_ray
 
 
 def local_engine(root, out, cache, epochs=2, extra=()):
@@ -81,7 +75,7 @@ def test_a_killed_task_is_retried_and_resumes_from_its_run_folder(tmp_path, smal
         deadline = time.time() + 120
         while time.time() < deadline and not killed:
             if state.exists() and not (state.parent / "model.pt").exists():
-                for pid in _pids("ray::_reference_task"):
+                for pid in _own_reference_workers(local_ray):
                     os.kill(pid, signal.SIGKILL)
                     killed.append(pid)
             time.sleep(0.05)
@@ -116,16 +110,10 @@ def test_unreachable_or_malformed_address_is_refused_before_anything_runs(tmp_pa
     assert res.returncode == 2 and "cannot reach" in res.stderr and not (tmp_path / "run").exists()
 
 
-def _pids(title: str) -> list[int]:
-    out = []
-    for p in Path("/proc").iterdir():
-        if p.name.isdigit():
-            try:
-                if title in (p / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace"):
-                    out.append(int(p.name))
-            except OSError:
-                pass
-    return out
+def _own_reference_workers(ray_pids: list[int]) -> list[int]:
+    """The workers of this module's Ray cluster (started by its processes, found by their ids) running a reference
+    task now; a Ray worker names its process after the task it runs."""
+    return [pid for root in ray_pids for pid in descendants(root) if "ray::_reference_task" in command_line(pid)]
 
 
 def test_audit_units_on_ray_equal_the_local_ones(tmp_path, small_mufac, cache_dir, local_ray):

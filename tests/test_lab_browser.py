@@ -1,7 +1,10 @@
 """Notebook 04 as a person uses it: JupyterLab on a free local port, the notebook opened in headless Chromium
 (driven by Playwright), Run All Cells from the menu, then the viewer's image slider moved with the keyboard.
 The picture must change and no cell may show an error. A second case breaks the viewer (it ignores its slider)
-and checks that the same test notices. Screenshots are kept in the test's temporary folder."""
+and checks that the same test notices. JupyterLab serves a folder that holds the notebook alone (its run folders,
+log and screenshots live beside it), so the file browser shows what a user would have. Screenshots are kept in the
+test's temporary folder; GLI_LAB_SCREENSHOT=<png> also copies the working viewer's to that path (the README's
+figures/synthetic-jupyterlab-viewer.png is taken so)."""
 
 from __future__ import annotations
 
@@ -24,6 +27,10 @@ CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 REQUIRE_BROWSER = os.environ.get("GLI_REQUIRE_BROWSER", "") not in ("", "0")
 TOKEN = "gli-browser-test"
 # Flags for a machine without a display or a network (the browser must not try to reach the internet).
+SCREENSHOT = os.environ.get("GLI_LAB_SCREENSHOT")
+# The page as the README shows it: a small window at twice the pixel density, so that its text stays readable when
+# the picture is scaled to the README's width.
+VIEWPORT, SCALE = {"width": 1100, "height": 760}, 2
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync"]
 
@@ -65,16 +72,20 @@ def _notebook_copy(folder, params: dict, broken: bool):
 
 @pytest.fixture
 def lab(tmp_path):
-    """A JupyterLab server on a free port serving ``tmp_path``; always stopped, even when the test fails."""
+    """A JupyterLab server on a free port serving ``tmp_path/lab`` (the notebook alone; everything else the test
+    writes goes to ``tmp_path/work``); always stopped, even when the test fails."""
     _need_browser()
     port = _free_port()
-    log = open(tmp_path / "jupyterlab.log", "w")
+    served, work = tmp_path / "lab", tmp_path / "work"
+    served.mkdir()
+    work.mkdir()
+    log = open(work / "jupyterlab.log", "w")
     env = {**os.environ, "PYTHONPATH": str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", "")}
     proc = subprocess.Popen([sys.executable, "-m", "jupyter", "lab", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
-                             f"--ServerApp.token={TOKEN}", f"--ServerApp.root_dir={tmp_path}", "--allow-root",
+                             f"--ServerApp.token={TOKEN}", f"--ServerApp.root_dir={served}", "--allow-root",
                              "--ServerApp.open_browser=False", "--LabApp.news_url=", "--LabApp.check_for_updates_class="
                              "jupyterlab.NeverCheckForUpdate"], stdout=log, stderr=subprocess.STDOUT, env=env,
-                            cwd=tmp_path)
+                            cwd=served)
     url = f"http://127.0.0.1:{port}"
     try:
         for _ in range(120):
@@ -83,11 +94,11 @@ def lab(tmp_path):
                 break
             except OSError:
                 if proc.poll() is not None:
-                    raise RuntimeError((tmp_path / "jupyterlab.log").read_text()[-2000:]) from None
+                    raise RuntimeError((work / "jupyterlab.log").read_text()[-2000:]) from None
                 time.sleep(0.5)
         else:
             raise RuntimeError("JupyterLab did not answer within 60 s")
-        yield url, tmp_path
+        yield url, served, work
     finally:
         proc.terminate()
         try:
@@ -104,13 +115,14 @@ def _pixels(path) -> np.ndarray:
 
 def run_viewer(url: str, folder, notebook: str) -> dict:
     """Open the notebook, Run All Cells from the menu, move the viewer's image slider one step with the keyboard.
-    Returns the two viewer screenshots' mean absolute pixel difference and the error texts of every output."""
+    Screenshots go to ``folder``. Returns the two viewer screenshots' mean absolute pixel difference, the error texts
+    of every output and the names the file browser lists."""
     from playwright.sync_api import Error as PlaywrightError
     from playwright.sync_api import sync_playwright
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
-            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page = browser.new_page(viewport=VIEWPORT, device_scale_factor=SCALE)
             page.goto(f"{url}/lab/tree/{notebook}?token={TOKEN}")
             page.locator(".jp-Notebook .jp-Cell").first.wait_for(timeout=120_000)
             page.get_by_text("Python 3 (ipykernel) | Idle").first.wait_for(timeout=120_000)
@@ -145,29 +157,35 @@ def run_viewer(url: str, folder, notebook: str) -> dict:
             news = page.get_by_role("button", name="No", exact=True)  # JupyterLab's first-start news question
             if news.count():
                 news.first.click()
-            viewer.scroll_into_view_if_needed()
+            viewer.locator(".widget-output img").first.scroll_into_view_if_needed()
+            time.sleep(1)
+            listed = page.locator(".jp-DirListing-itemText").all_inner_texts()
             page.screenshot(path=str(folder / "lab.png"), full_page=False)
             outputs = page.locator(".jp-OutputArea-output").all_inner_texts()
             errors = [t for t in outputs if "Traceback" in t or "Error" in t]
             slider_value = viewer.locator(".widget-readout").first.inner_text()
         finally:
             browser.close()
-    return {"pixel_difference": diff, "errors": errors, "slider_value": slider_value}
+    return {"pixel_difference": diff, "errors": errors, "slider_value": slider_value, "listed": listed}
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("broken", [False, True], ids=["viewer", "broken-viewer"])
 def test_viewer_in_jupyterlab_changes_the_picture(lab, small_mufac, small_mucac, cache_dir, broken):
-    url, folder = lab
+    url, served, work = lab
     params = {"BENCHMARK": "synthetic-mufac", "DATA_ROOT": str(small_mufac), "PRESET": "smoke",
-              "RUN_DIR": str(folder / "run"), "FIG_DIR": str(folder / "figures"), "CACHE_DIR": str(cache_dir),
-              "PROGRESS": False, "MULTILABEL_ROOT": str(small_mucac), "MULTILABEL_RUN_DIR": str(folder / "run-mucac"),
+              "RUN_DIR": str(work / "run"), "FIG_DIR": str(work / "figures"), "CACHE_DIR": str(cache_dir),
+              "PROGRESS": False, "MULTILABEL_ROOT": str(small_mucac), "MULTILABEL_RUN_DIR": str(work / "run-mucac"),
               "N_IMAGES": 2, "INTERACTIVE": True, "DEVICE": "cpu"}
-    _notebook_copy(folder, params, broken)
-    out = run_viewer(url, folder, "04_gli_images.ipynb")
+    _notebook_copy(served, params, broken)
+    out = run_viewer(url, work, "04_gli_images.ipynb")
     assert out["errors"] == [], out["errors"]
     assert out["slider_value"].strip() == "1", out  # the keyboard moved the image slider from 0 to 1
+    assert [t.strip() for t in out["listed"]] == ["04_gli_images.ipynb"], out["listed"]  # a clean folder
+    assert sorted(p.name for p in served.iterdir() if not p.name.startswith(".")) == ["04_gli_images.ipynb"]
     if broken:
         assert out["pixel_difference"] <= 1.0, out  # a viewer that ignores its slider is caught
     else:
         assert out["pixel_difference"] > 1.0, out
+        if SCREENSHOT:
+            shutil.copyfile(work / "lab.png", SCREENSHOT)

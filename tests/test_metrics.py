@@ -70,7 +70,8 @@ def test_js_distance_bounds():
 
 def test_final_score_formula_reproduces_published_consistent_cells():
     audit = audit_final_scores()
-    # the cells SPEC section 7 lists as inconsistent are flagged, and only a few others
+    # the cells docs/METHODS.md lists as inconsistent ("The published numbers disagree with themselves") are flagged,
+    # and only a few others
     bad = audit[~audit.consistent]
     assert set(bad[bad.table == "main"].method) == {"Bad Teaching", "EU-k"}
     assert (bad.table == "S2").sum() == 20

@@ -92,12 +92,14 @@ def test_checkpoint_roundtrip_and_refusals(tmp_path):
 
 
 def test_training_is_repeatable_and_learns(mufac_bench):
-    cfg = preset("smoke", epochs=2, seed=3)
+    cfg = preset("smoke", epochs=4, seed=3)
     a, info = train_model(mufac_bench, "train", cfg, CPU, progress=False)
     b, _ = train_model(mufac_bench, "train", cfg, CPU, progress=False)
     for (k, va), vb in zip(a.state_dict().items(), b.state_dict().values(), strict=False):
         assert torch.equal(va, vb), k
-    assert len(info["history"]) == 2 and all(torch.isfinite(torch.tensor(h["loss"])) for h in info["history"])
+    first, last = info["history"][0], info["history"][-1]
+    assert len(info["history"]) == 4
+    assert last["loss"] < first["loss"] and last["acc"] > first["acc"]  # it learns (epoch 2 alone may overshoot)
 
 
 def test_multilabel_training_runs(mucac_bench):

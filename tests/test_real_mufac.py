@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import time
 
 import pytest
 
@@ -20,13 +19,11 @@ def real_cache(tmp_path_factory, mufac_zip):
 
 @pytest.fixture(scope="module")
 def first_load(real_cache, mufac_zip):
-    start = time.perf_counter()
-    bench = load_benchmark("mufac", mufac_zip, 16, cache_dir=real_cache)
-    return bench, time.perf_counter() - start
+    return load_benchmark("mufac", mufac_zip, 16, cache_dir=real_cache)
 
 
-def test_counts_as_in_spec(first_load):
-    bench, _ = first_load
+def test_counts_as_published(first_load):
+    bench = first_load
     n = {s: len(bench.splits[s]) for s in ("train", "forget", "retain", "test", "unseen")}
     assert n == {"train": 10025, "forget": 1500, "retain": 8525, "test": 1539, "unseen": 1504}
     s = bench.summary()["splits"]
@@ -38,12 +35,14 @@ def test_counts_as_in_spec(first_load):
 
 
 def test_second_load_uses_cache(first_load, real_cache, mufac_zip):
-    _, first = first_load
-    start = time.perf_counter()
+    """The second load reads the decoded copy (the same tensors), not the JPEGs; how much faster that is depends on
+    the machine and its load, so it is measured by ``bench load``, not asserted here."""
+    bench = first_load
     again = load_benchmark("mufac", mufac_zip, 16, cache_dir=real_cache)
-    second = time.perf_counter() - start
     assert any("loaded from cache" in n for n in again.notes)
-    assert second < 0.25 * first, (first, second)
+    assert not any("loaded from cache" in n for n in bench.notes)
+    for name in ("forget", "retain", "test", "unseen"):
+        assert again.splits[name].images.equal(bench.splits[name].images), name
 
 
 def test_duplicates_reported_and_dropped(real_cache, mufac_zip):

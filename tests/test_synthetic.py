@@ -66,9 +66,8 @@ def test_mucac_form_uses_benchmark_identity_ranges(mucac_bench):
 
 
 def test_faces_have_structure(mufac_bench):
-    """Faces, not noise: images vary around a centred head, and the centre differs from the corners."""
+    """Faces, not noise: images vary, and the same person's images resemble each other."""
     x = mufac_bench.train.images.float()
-    centre = x[:, :, 6:10, 6:10].mean()
     assert x.std() > 20
     # the same person's images resemble each other more than different people's
     persons = mufac_bench.train.persons
@@ -76,7 +75,26 @@ def test_faces_have_structure(mufac_bench):
     other = x[persons != persons[0]].mean(0)
     own = (x[persons == persons[0]] - first).abs().mean()
     assert own < (x[persons == persons[0]] - other).abs().mean()
-    assert centre > 0
+
+
+def test_the_age_cue_moves_with_age():
+    """The same people in the same views, drawn older: the face darkens step by step (skin tone, wrinkles, shadows)
+    and, past middle age, the picture loses colour (greying hair)."""
+    import numpy as np
+
+    from gli_helpers.data.faces import family_traits, person_traits, random_view, render_face
+    rng = np.random.default_rng(0)
+    ages = [5, 15, 25, 35, 45, 55, 65, 75]
+    centre, colour = np.zeros(len(ages)), np.zeros(len(ages))
+    for i in range(24):
+        traits, view = person_traits(rng, family_traits(rng), bool(i % 2)), random_view(rng)
+        view["noise"] = 0.0
+        for j, age in enumerate(ages):
+            img = render_face(traits, age, 0.0, view, 64).astype(float)
+            centre[j] += img[24:40, 24:40].mean()
+            colour[j] += (img.max(-1) - img.min(-1)).mean()
+    assert (np.diff(centre) < 0).all(), centre / 24
+    assert (np.diff(colour[ages.index(35):]) < 0).all(), colour / 24
 
 
 def test_readers_load_both_forms(small_mufac, small_mucac, cache_dir):

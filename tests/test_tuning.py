@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-import ray
 
 from gli_helpers.errors import ConfigError
 from gli_helpers.tuning import check_space
@@ -19,12 +18,9 @@ from gli_helpers.unlearning import METHODS, get_method
 
 
 @pytest.fixture(scope="module")
-def local_ray():
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
-    try:
-        yield
-    finally:
-        ray.shutdown()
+def local_ray(private_ray):
+    """This module's own Ray cluster (tests/conftest.py)."""
+    return private_ray
 
 
 def test_every_method_declares_a_valid_space_that_holds_its_paper_value():

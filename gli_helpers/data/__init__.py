@@ -18,15 +18,32 @@ from .registry import BENCHMARKS, REGISTRY, BenchmarkSpec, DataConfig, get_bench
 from .synthetic import make_synthetic_mucac, make_synthetic_mufac, read_manifest
 
 __all__ = ["BENCHMARKS", "REGISTRY", "Benchmark", "BenchmarkSpec", "DataConfig", "Split", "get_benchmark",
-           "load_benchmark", "ensure_synthetic", "make_synthetic_mufac", "make_synthetic_mucac"]
+           "load_benchmark", "ensure_synthetic", "default_synthetic_root", "make_synthetic_mufac", "make_synthetic_mucac"]
 
 
-def ensure_synthetic(benchmark: str, root, seed: int = 0) -> Path:
-    """Generate the default synthetic benchmark at ``root`` if nothing is there yet."""
+def default_synthetic_root(benchmark: str) -> Path:
+    """Where a synthetic benchmark lives by default: data/synthetic-mufac, or data/synthetic-mucac for both MUCAC
+    twins. Only there is it generated on first use; anywhere else ``make-synthetic`` creates it."""
+    return Path("data") / f"synthetic-{get_benchmark(benchmark).reader}"
+
+
+def ensure_synthetic(benchmark: str, root, seed: int = 0, log=None) -> Path:
+    """``root`` of a synthetic benchmark, generated (with a line saying so) when it is the default root and does not
+    exist yet; a missing or empty root elsewhere is an error (a mistyped path must not become a new dataset)."""
+    import sys
     root = Path(root)
     if root.exists() and any(root.iterdir()):
         return root
-    if get_benchmark(benchmark).reader == "mufac":
+    default = default_synthetic_root(benchmark)
+    fmt = get_benchmark(benchmark).reader
+    if tuple(root.parts[-2:]) != default.parts or root.is_file():
+        state = "is empty" if root.exists() else "does not exist"
+        raise DataError(f"{root} {state}: no synthetic benchmark there. Create one with python -m gli_helpers "
+                        f"make-synthetic --format {fmt} --out {root}, or use the default --root {default}, where it "
+                        "is generated on first use.")
+    (log or (lambda m: print(m, file=sys.stderr)))(f"{root} does not exist yet: generating the synthetic {fmt} "
+                                                     f"benchmark there (seed {seed}).")
+    if fmt == "mufac":
         make_synthetic_mufac(root, seed=seed)
     else:
         make_synthetic_mucac(root, seed=seed)
@@ -38,10 +55,10 @@ def load_benchmark(benchmark: str, root, resolution: int = 128, data: DataConfig
     """Read, split and decode a benchmark.
 
     ``benchmark`` is a name of the registry (BENCHMARKS); ``root`` the dataset's zip or folder (a synthetic
-    one is generated there when missing). ``data`` (a DataConfig, or its fields as keywords in ``options``)
-    chooses the splits, the validation share, deduplication and the image cache. Images are decoded once at
-    ``resolution`` and cached. A validation split holds out whole test families / identities for choices
-    (early stopping) that must not look at reported numbers.
+    one is generated only at its default root, ``default_synthetic_root``, when missing). ``data`` (a DataConfig,
+    or its fields as keywords in ``options``) chooses the splits, the validation share, deduplication and the
+    image cache. Images are decoded once at ``resolution`` and cached. A validation split holds out whole test
+    families / identities for choices (early stopping) that must not look at reported numbers.
     """
     spec = get_benchmark(benchmark)
     data = (data or DataConfig()).with_options(**options)

@@ -1,4 +1,4 @@
-"""Train-time augmentation on batched tensors (SPEC section 6): flip, affine (shear 10, scale 0.8-1.2),
+"""Train-time augmentation on batched tensors (docs/METHODS.md, "The recipes"): flip, affine (shear 10, scale 0.8-1.2),
 colour jitter 0.2/0.2/0.2. Runs on whatever device the batch is on; never goes through PIL."""
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """MUCAC (CelebA-HQ): multi-label male / smiling / young, or the binary task young.
 
-Splits by identity number (SPEC section 4): test < 190, unseen >= 4855, and inside
+Splits by identity number (docs/METHODS.md, "The data"): test < 190, unseen >= 4855, and inside
 train the forget range [190, 1250) (the benchmark's) or [1970, 4855) (the GLI runs').
 """
 

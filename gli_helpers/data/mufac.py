@@ -1,6 +1,6 @@
 """MUFAC (Korean family age dataset): 8 age groups, read exactly as the distributed files come.
 
-Roles (SPEC section 4): the train CSV is forget + retain (forget = its first rows),
+Roles (docs/METHODS.md, "The data"): the train CSV is forget + retain (forget = its first rows),
 the "val" CSV is the benchmark's test set and the "test" CSV its unseen set.
 """
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 import zipfile
+import zlib
 from pathlib import Path
 
 from ..errors import DataError
@@ -50,7 +51,12 @@ class Source:
         if not self.exists(rel):
             raise DataError(f"missing file {self.describe(rel)}; the dataset is incomplete. Re-download or re-extract it.")
         if self.is_zip:
-            return self._zip.read(self._full(rel))
+            try:
+                return self._zip.read(self._full(rel))
+            except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as exc:  # a damaged member (bad CRC, bad data)
+                raise DataError(f"the archive {self.path} is damaged: its member {self._full(rel)} cannot be read "
+                                f"({type(exc).__name__}: {exc}). Download it again (python -m gli_helpers download, "
+                                "see data/README.md); the file was left as it is.") from None
         return (self.path / self._full(rel)).read_bytes()
 
     def fingerprint(self, text_files: list[str]) -> str:
@@ -89,10 +95,10 @@ def locate(path: str | os.PathLike, marker: str, zip_glob: str = "*.zip") -> Sou
         if sub.is_dir() and (sub / marker).exists():
             return Source(sub)
     zips = sorted(path.glob(zip_glob))
-    for z in zips:
-        try:
-            return locate(z, marker)
-        except DataError:
-            continue
+    if len(zips) > 1:
+        raise DataError(f"{path} holds {len(zips)} zip archives ({', '.join(z.name for z in zips)}) and no unzipped "
+                        f"dataset; point --root at the one to use, e.g. --root {zips[0]}.")
+    if zips:
+        return locate(zips[0], marker)
     raise DataError(f"no {marker} found in {path} (looked in the folder, its sub-folders and zip files there). "
                     "Point --root at the unzipped dataset or its zip.")

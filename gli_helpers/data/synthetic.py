@@ -9,7 +9,6 @@ membership-inference gap that makes unlearning a real problem.
 from __future__ import annotations
 
 import io
-import json
 import shutil
 from pathlib import Path
 
@@ -150,5 +149,6 @@ def make_synthetic_mucac(out, seed: int = 0, people: tuple[int, int, int, int] =
 
 
 def read_manifest(root) -> dict | None:
+    from ..io import read_json
     p = Path(root) / MANIFEST
-    return json.loads(p.read_text()) if p.is_file() else None
+    return read_json(p) if p.is_file() else None

@@ -1,6 +1,6 @@
 """EU-k (exact unlearning of the last k blocks): re-initialise the last k blocks to fresh weights, freeze the
 rest, and train on retain. (The paper's Algorithm 6 restores them from the initial model instead; this is
-EU-k's definition, SPEC section 3.)"""
+EU-k's definition; docs/METHODS.md.)"""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""GLI, Guided Loss-Increasing (SPEC section 2).
+"""GLI, Guided Loss-Increasing (docs/METHODS.md).
 
 For each retain batch (x, y) and a cycled forget batch x_f: K sign-gradient steps move a
 perturbation eta so that f(clamp(x + eta)) goes *away* from the forget outputs f(x_f) while the

@@ -1,4 +1,4 @@
-"""UNSIR, adapted to instance unlearning (SPEC section 3), as the benchmark's notebook runs it.
+"""UNSIR, adapted to instance unlearning (docs/METHODS.md), as the benchmark's notebook runs it.
 
 Stage 1 "impair", ``epochs`` epochs: each epoch pairs retain and forget batches and ends with the
 shorter of the two (``pairing="zip"``). For each pair a noise batch, drawn from a standard normal

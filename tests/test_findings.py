@@ -1,0 +1,188 @@
+"""The real-MUFAC findings (``gli_helpers.findings``) drawn from the committed results/mufac/ files, no data needed:
+each figure is checked against numbers read from the files independently of the drawing code (its series, labels,
+reference lines), each sentence against the same numbers, and the committed figures against the functions."""
+
+from __future__ import annotations
+
+import json
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import pytest  # noqa: E402
+from matplotlib.colors import to_hex  # noqa: E402
+
+from gli_helpers import findings, plots  # noqa: E402
+from gli_helpers.paper import authors_gli_trajectory  # noqa: E402
+
+from .conftest import REPO  # noqa: E402
+from .test_plots import GLI, check_points, check_reference_lines, horizontal_lines, legend_texts  # noqa: E402
+
+RESULTS = REPO / "results" / "mufac"
+COMMITTED = RESULTS / "figures"
+
+
+@pytest.fixture(autouse=True)
+def _close_figures():
+    yield
+    plots.plt.close("all")
+
+
+def _csv(rel):
+    return pd.read_csv(RESULTS / rel)
+
+
+def test_every_finding_has_a_committed_figure_and_nothing_else_is_left():
+    assert sorted(p.stem for p in COMMITTED.glob("*.png")) == sorted(findings.FINDINGS)
+    assert {"memorisation", "final_scores", "tuning", "gli_batches", "loss_gaps", "audit"} <= set(findings.FINDINGS)
+    others = [p for p in RESULTS.rglob("*.png") if p.parent != COMMITTED]
+    assert not others, others  # the figures the findings replaced are gone
+
+
+def test_draw_all_writes_only_into_its_folder(tmp_path):
+    import shutil
+    root = tmp_path / "mufac"
+    shutil.copytree(RESULTS, root, ignore=shutil.ignore_patterns("*.png", "*.md"))
+    before = {p: p.stat().st_mtime for p in root.rglob("*")}
+    sentences = findings.draw_all(tmp_path / "figs", root=root, log=None)
+    assert sorted(p.stem for p in (tmp_path / "figs").iterdir()) == sorted(findings.FINDINGS) == sorted(sentences)
+    assert {p: p.stat().st_mtime for p in root.rglob("*")} == before
+
+
+def test_memorisation_bars_are_the_reference_models_of_each_protocol():
+    f = findings.memorisation()
+    ax = f.figure.axes[0]
+    regime = _csv("regime/results.csv").query("procedure == 'honest'")
+    heights = sorted(round(p.get_height(), 9) for p in ax.patches)
+    for role in ("original", "retrained"):
+        assert round(regime[regime.method == role].forgetting_score.mean(), 9) in heights
+    record = json.loads((RESULTS / "paper-resolution/gli-ablations-64/configs/authors.json").read_text())
+    assert round(record["original_metrics"]["forgetting_score"], 9) in heights
+    assert len(ax.patches) == 2 * 5  # Original and Retrained, five settings
+    check_reference_lines(ax, 0.2136, 0.0445)  # the paper's
+    orig = regime[regime.method == "original"].forgetting_score
+    assert f"0.191 [{orig.mean() - plots.t_interval(orig)[1]:.3f}" in f.sentence and "48 px" in f.sentence
+
+
+def test_final_scores_every_method_both_procedures_references_and_the_published_score():
+    f = findings.final_scores()
+    ax = f.figure.axes[0]
+    r = _csv("regime/results.csv")
+    means = r.groupby(["method", "procedure"]).final_score.mean()
+    methods = ["finetune", "cf_k", "neggrad", "unsir", "scrub", "bad_teaching", "eu_k", "gli", "gli_l1", "gli_cosine"]
+    check_points(ax, {plots.label(m): [means[(m, "honest")], means[(m, "authors")]] for m in methods})
+    check_reference_lines(ax, means[("original", "honest")], means[("retrained", "honest")])
+    gli_tick = next(t.get_position()[0] for t in ax.get_xticklabels() if t.get_text() == "GLI")
+    assert all(p["color"] == GLI for p in plots_points(ax) if abs(p["x"] - gli_tick) < 0.45)
+    stars = [c for c in ax.collections if c.get_offsets().shape[0] == 1 and abs(c.get_offsets()[0][0] - gli_tick) < 1e-9]
+    assert any(abs(c.get_offsets()[0][1] - 0.7538) < 1e-9 for c in stars)
+    title = f.figure._suptitle.get_text()
+    assert all(w in title for w in ("MUFAC", "ResNet18", "48 px", "3 seeds (0-2)", "honest vs authors procedures"))
+    assert any("95% t-interval" in t for t in legend_texts(f.figure))
+    gli = r[(r.method == "gli") & (r.procedure == "honest")].final_score
+    mean, half, _ = plots.t_interval(gli)
+    assert f"GLI scores {mean:.3f} [{mean - half:.3f}, {mean + half:.3f}], rank 7 of 8 distinct methods" in f.sentence
+
+
+def plots_points(ax):
+    from .test_plots import errorbar_points
+    return errorbar_points(ax)
+
+
+def test_tuning_draws_paper_and_tuned_scores_per_method():
+    f = findings.tuning()
+    left, right = f.figure.axes[:2]
+    r = _csv("tuned/results.csv")
+    tune = _csv("tuned/tune.csv")
+    ticks = [t.get_text() for t in right.get_xticklabels()]
+    assert ticks == [plots.label(m) for m in ("finetune", "cf_k", "neggrad", "unsir", "scrub", "bad_teaching", "eu_k", "gli")]
+    points = {(round(float(x), 9), round(float(y), 9)) for line in right.get_lines()
+              for x, y in zip(*line.get_data(), strict=True)}
+    for proc in ("honest", "tuned"):
+        g = r[(r.procedure == proc) & (r.method == "gli")].final_score.iloc[0]
+        assert (float(ticks.index("GLI")), round(g, 9)) in points, proc
+    ref = r[r.procedure == "honest"].set_index("method").final_score
+    check_reference_lines(right, ref["original"], ref["retrained"])
+    assert sum(len(c.get_offsets()) for c in left.collections) == len(tune) + 2 * tune.method.nunique()
+    assert "ranks 8 of 8" in f.sentence
+
+
+def test_gli_batches_lines_per_resolution_beside_the_stored_run_and_the_targets():
+    f = findings.gli_batches()
+    axes = np.array(f.figure.axes).reshape(3, 3)
+    assert [ax.get_title().split(" ")[0:2] for ax in axes[0]] == [["48", "px"], ["64", "px"], ["128", "px"]]
+    stored = authors_gli_trajectory().dropna(subset=["mia"])
+    for col, rel in enumerate(findings.RESOLUTION_SOURCES.values()):
+        traj = pd.read_csv(RESULTS / rel / "trajectories.csv")
+        retrained = json.loads((RESULTS / rel / "configs" / "authors.json").read_text())["retrained_metrics"]
+        for row, key in enumerate(("mia", "test_acc", "final_score")):
+            ax = axes[row][col]
+            lines = {line.get_label(): line for line in ax.get_lines()}
+            for variant, name in (("authors", "GLI, the authors' loop"), ("honest", "GLI, the package's (honest)")):
+                want = traj[traj.variant == variant].sort_values("step")[key].to_numpy()
+                assert np.allclose(lines[name].get_ydata(), want), (rel, key, variant)
+                assert to_hex(lines[name].get_color()) == GLI
+            assert np.allclose(lines["authors' stored run (their 128 px Original)"].get_ydata(),
+                               stored.dropna(subset=[key])[key])
+            start = traj[traj.step == 0][key].iloc[0]
+            check_reference_lines(ax, start, retrained[key])
+    assert any(abs(y - 0.7538) < 1e-12 for y, _ in horizontal_lines(axes[2][0]))
+    assert "0.704 to 0.575 (128 px)" in f.sentence
+
+
+def test_loss_gaps_are_the_summaries_gaps_to_the_retrained_model():
+    f = findings.loss_gaps()
+    for ax, rel in zip(f.figure.axes, findings.RESOLUTION_SOURCES.values(), strict=True):
+        heights = {round(p.get_height(), 9) for p in ax.patches}
+        summary = pd.read_csv(RESULTS / rel / "summary.csv").set_index("variant")
+        for split in findings.SPLITS:
+            col = f"{split}_loss_gap_last"
+            if col in summary:  # 64 and 128 px record them; the 48 px summary predates them
+                for v in ("authors", "honest"):
+                    assert round(summary.at[v, col], 9) in heights, (rel, split, v)
+        if "retain_loss_gap_last" not in summary:
+            assert "n/a" in [t.get_text() for t in ax.texts]
+    assert "128 px: retain +0.83, forget -0.29, test +1.18, unseen +0.93" in f.sentence
+    assert "at: 128 px;" in f.sentence
+
+
+def test_audit_bars_intervals_and_references_come_from_audit_csv():
+    f = findings.audit()
+    table = _csv("audit/audit.csv")
+    f_ax, acc_ax = f.figure.axes[:2]
+    assert [round(p.get_height(), 9) for p in f_ax.patches] == [round(v, 9) for v in table.f]
+    assert [round(p.get_height(), 9) for p in acc_ax.patches] == [round(v, 9) for v in table.attack_acc]
+    rvr = table.set_index("method").loc["retrained_vs_retrained"]
+    assert any(abs(y - rvr.f) < 1e-12 for y, _ in horizontal_lines(f_ax))
+    assert any(abs(y - 0.5) < 1e-12 for y, _ in horizontal_lines(acc_ax))
+    assert len(f.figure.axes) == 2 + 4  # one epsilon histogram per unlearning row
+    assert "N = 8" in f.figure._suptitle.get_text() and "32 px" in f.figure._suptitle.get_text()
+    assert "GLI 0.888 [0.882, 0.894]" in f.sentence
+
+
+def test_duplicates_and_the_other_final_scores():
+    f = findings.duplicates()
+    dedup = _csv("dedup/results.csv").set_index("method")
+    assert f"falls from 0.037 to {dedup.at['original', 'forgetting_score']:.3f}" in f.sentence
+    check_reference_lines(f.figure.axes[1], dedup.at["original", "final_score"], dedup.at["retrained", "final_score"])
+    f32 = findings.final_scores_32px()
+    full = _csv("full/results.csv")
+    means = full.groupby("method").final_score.mean()
+    check_reference_lines(f32.figure.axes[0], means["original"], means["retrained"])
+    check_points(f32.figure.axes[0], {"GLI": [means["gli"]], "SCRUB": [means["scrub"]]})
+    f128 = findings.final_scores_128px()
+    assert "SCRUB (0.718, retain accuracy 0.628) scores above the Retrained model (0.704" in f128.sentence
+
+
+@pytest.mark.slow
+def test_committed_figures_are_what_the_functions_draw(tmp_path):
+    """The committed PNGs were redrawn after the last change of the code or the files (make mufac-figures)."""
+    from PIL import Image
+    findings.draw_all(tmp_path, log=None)
+    for name in findings.FINDINGS:
+        a = np.asarray(Image.open(COMMITTED / f"{name}.png").convert("L"), dtype=float)
+        b = np.asarray(Image.open(tmp_path / f"{name}.png").convert("L"), dtype=float)
+        assert a.shape == b.shape and np.abs(a - b).mean() < 1.0, f"{name}.png is stale: run make mufac-figures"
