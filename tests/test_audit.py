@@ -16,6 +16,7 @@ from gli_helpers.errors import GLIError
 from gli_helpers.experiment import Experiment
 
 
+@pytest.mark.slow
 def test_audit_command(tmp_path, small_mufac, cache_dir):
     run = tmp_path / "run"
     base = [sys.executable, "-m", "gli_helpers", "audit", "--benchmark", "synthetic-mufac", "--root", str(small_mufac),

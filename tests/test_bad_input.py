@@ -54,6 +54,7 @@ def damage_member(archive: Path, suffix: str = ".jpg") -> str:
     return info.filename
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("method", [zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED], ids=["stored", "deflated"])
 def test_a_zip_with_a_damaged_member_is_refused_by_name(tmp_path, small_mufac, method):
     archive = zip_folder(small_mufac, tmp_path / "mufac.zip", method)
@@ -65,6 +66,7 @@ def test_a_zip_with_a_damaged_member_is_refused_by_name(tmp_path, small_mufac, m
     assert archive.read_bytes() == before  # left as it was
 
 
+@pytest.mark.slow
 def test_a_folder_with_several_zips_lists_them(tmp_path, small_mufac):
     folder = tmp_path / "data"
     folder.mkdir()
@@ -79,6 +81,7 @@ def _train(root, out, cache, *extra):
                "--cache-dir", cache, "--quiet", "--out", out, *extra)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("content", ["garbage", "foreign"])
 def test_a_damaged_resume_file_is_refused_and_kept(tmp_path, small_mufac, cache_dir, content):
     state = tmp_path / "run" / "original-resnet18-seed0" / "state.pt"
@@ -93,6 +96,7 @@ def test_a_damaged_resume_file_is_refused_and_kept(tmp_path, small_mufac, cache_
     assert state.read_bytes() == before and not (state.parent / "model.pt").exists()
 
 
+@pytest.mark.slow
 def test_resume_files_carry_a_format_tag(tmp_path, small_mufac, cache_dir):
     from gli_helpers.train import STATE_FORMAT, load_state
     state = tmp_path / "run" / "original-resnet18-seed0" / "state.pt"
@@ -111,6 +115,7 @@ def test_resume_files_carry_a_format_tag(tmp_path, small_mufac, cache_dir):
         proc.wait()
 
 
+@pytest.mark.slow
 def test_a_damaged_model_file_never_suggests_unsafe_loading(tmp_path, small_mufac, cache_dir):
     model = tmp_path / "run" / "original-resnet18-seed0" / "model.pt"
     model.parent.mkdir(parents=True)
@@ -119,6 +124,7 @@ def test_a_damaged_model_file_never_suggests_unsafe_loading(tmp_path, small_mufa
     assert model.read_bytes() == b"\x80\x04not a checkpoint"
 
 
+@pytest.mark.slow
 def test_a_damaged_results_file_is_not_merged_over(tmp_path, small_mufac, cache_dir):
     run = tmp_path / "run"
     base = ("run", "--benchmark", "synthetic-mufac", "--root", small_mufac, "--preset", "smoke", "--methods", "finetune",
@@ -148,6 +154,7 @@ def test_damaged_tables_met_while_merging_name_the_file(tmp_path):
             read(bad)
 
 
+@pytest.mark.slow
 def test_a_damaged_manifest_is_named(tmp_path, small_mufac):
     root = tmp_path / "syn"
     shutil.copytree(small_mufac, root)
@@ -156,6 +163,7 @@ def test_a_damaged_manifest_is_named(tmp_path, small_mufac):
     refused(cli("data-summary", "--benchmark", "synthetic-mufac", "--root", root, "--quiet"), str(manifest))
 
 
+@pytest.mark.slow
 def test_a_mistyped_synthetic_root_is_refused_not_generated(tmp_path, small_mufac):
     typo = tmp_path / "synthetic-mufca"
     refused(cli("data-summary", "--benchmark", "synthetic-mufac", "--root", typo, "--quiet"), str(typo),
@@ -167,6 +175,7 @@ def test_a_mistyped_synthetic_root_is_refused_not_generated(tmp_path, small_mufa
     assert not any(empty.iterdir())
 
 
+@pytest.mark.slow
 def test_the_default_synthetic_root_is_generated_with_a_line_saying_so(tmp_path, monkeypatch):
     from gli_helpers.data import default_synthetic_root, ensure_synthetic
     monkeypatch.chdir(tmp_path)
@@ -177,6 +186,7 @@ def test_the_default_synthetic_root_is_generated_with_a_line_saying_so(tmp_path,
     assert ensure_synthetic("synthetic-mucac", root, log=said.append) == root and len(said) == 1  # reused, silent
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("engine", ["local", "ray"])
 def test_method_settings_are_checked_before_any_data_is_read(tmp_path, engine):
     missing = tmp_path / "no-such-data.zip"  # reading it would fail: each refusal below must come first
@@ -192,6 +202,7 @@ def test_method_settings_are_checked_before_any_data_is_read(tmp_path, engine):
     assert "does not exist" not in err and not (tmp_path / "run").exists()
 
 
+@pytest.mark.slow
 def test_audit_and_ablation_settings_are_checked_before_any_data_is_read(tmp_path):
     missing = tmp_path / "no-such-data.zip"
     common = ("--benchmark", "mufac", "--root", missing, "--preset", "smoke", "--quiet", "--out", tmp_path / "run")

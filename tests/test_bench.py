@@ -6,11 +6,14 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 from gli_helpers.bench import bench_gli, bench_train, unlearn_fractions
 
 from .conftest import REPO
 
 
+@pytest.mark.slow
 def test_bench_train_measures_three_loops(mufac_bench):
     out = bench_train(mufac_bench, steps=2, device="cpu", profile=3)
     for key in ("pure_model_img_s", "ours_img_s", "reference_img_s", "plain_torchvision_img_s"):
@@ -48,6 +51,7 @@ def test_bench_unlearn_fractions(tmp_path):
     assert list(t.index) == ["gli", "finetune"] and abs(t.loc["gli", "fraction_of_retraining"] - 0.15) < 1e-9
 
 
+@pytest.mark.slow
 def test_bench_cli(small_mufac, cache_dir):
     res = subprocess.run([sys.executable, "-m", "gli_helpers", "bench", "gli", "--root", str(small_mufac),
                           "--resolution", "16", "--steps", "1", "--batch-size", "8", "--cache-dir", str(cache_dir),
@@ -56,11 +60,13 @@ def test_bench_cli(small_mufac, cache_dir):
     assert out["identical_outputs"] and "machine" in out
 
 
+@pytest.mark.slow
 def test_bench_unlearn_without_results_is_a_clear_error():
     res = subprocess.run([sys.executable, "-m", "gli_helpers", "bench", "unlearn"], cwd=REPO, capture_output=True, text=True)
     assert res.returncode == 2 and "needs --results" in res.stderr and "Traceback" not in res.stderr, res.stderr
 
 
+@pytest.mark.slow
 def test_bench_engine_times_both_engines_on_the_same_grid(tmp_path, small_mufac, cache_dir):
     res = subprocess.run([sys.executable, "-m", "gli_helpers", "bench", "engine", "--root", str(small_mufac),
                           "--preset", "smoke", "--methods", "finetune", "--configurations", "local:1,ray:1",
@@ -76,6 +82,7 @@ def test_bench_engine_times_both_engines_on_the_same_grid(tmp_path, small_mufac,
     assert (tmp_path / "ray-threads1-rep0" / "results.csv").is_file()
 
 
+@pytest.mark.slow
 def test_bench_engine_rejects_a_bad_configuration(small_mufac):
     res = subprocess.run([sys.executable, "-m", "gli_helpers", "bench", "engine", "--root", str(small_mufac),
                           "--configurations", "local:2,ray:0"], cwd=REPO, capture_output=True, text=True)

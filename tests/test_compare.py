@@ -21,6 +21,7 @@ def _row(table: str, name: str) -> list[str]:
     return [c.strip() for c in line.strip("|").split("|")]
 
 
+@pytest.mark.slow
 def test_compare_the_committed_mufac_results_with_the_paper(tmp_path):
     out = tmp_path / "comparison.md"
     run = subprocess.run([sys.executable, "-m", "gli_helpers", "compare", str(MUFAC_RESULTS), "--out", str(out)],
@@ -41,6 +42,7 @@ def test_compare_the_committed_mufac_results_with_the_paper(tmp_path):
     assert f"(GLI above every baseline and Retrained) {verdict}" in table
 
 
+@pytest.mark.slow
 def test_compare_refuses_what_it_cannot_compare(tmp_path):
     results = pd.read_csv(MUFAC_RESULTS)
     with pytest.raises(DataError, match="no rows for benchmark 'mucac'"):
@@ -69,6 +71,7 @@ def test_reproduce_run_folder_defaults_to_benchmark_and_preset():
     assert reproduce_run_dir(Namespace(out="mine", benchmark="mufac", preset="paper")) == "mine"
 
 
+@pytest.mark.slow
 def test_procedure_table_gives_intervals_ranks_and_the_gap(tmp_path):
     from scipy import stats
     rows = [{"benchmark": "mufac", "arch": "resnet18", "procedure": proc, "method": m, "seed": s,

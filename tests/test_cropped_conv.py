@@ -39,6 +39,7 @@ def _one_step(model, x, y):
 
 
 # WideResNet50-2 at 48 px is left out: its maps are 2x2 by layer4 there, so nothing is cropped (as in ResNet18).
+@pytest.mark.slow
 @pytest.mark.parametrize(("arch", "size"), [(a, s) for a in ARCHS for s in (16, 32, 48) if (a, s) != ("wide_resnet50_2", 48)])
 def test_outputs_and_gradients_equal_the_plain_layers(arch, size):
     """In float64 the two agree to rounding (1e-9), which shows they are the same function; in float32, to the

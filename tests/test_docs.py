@@ -149,6 +149,7 @@ def code_blocks(text: str) -> list[str]:
     return re.findall(r"```python\n(.*?)```", text, re.S)
 
 
+@pytest.mark.slow
 def test_extending_examples_run(tmp_path, small_mufac, cache_dir):
     """The new method and the new benchmark of docs/EXTENDING.md, at the smoke preset on a small synthetic MUFAC."""
     import pandas as pd

@@ -52,6 +52,7 @@ def same_rows(a: pd.DataFrame, b: pd.DataFrame):
     pd.testing.assert_frame_equal(a[METRICS], b[METRICS], check_exact=True)
 
 
+@pytest.mark.slow
 def test_ray_grid_gives_the_local_engines_rows(tmp_path, small_mufac, cache_dir, local_ray):
     local = local_engine(small_mufac, tmp_path / "local", cache_dir)
     rows = run_grid_ray(spec(small_mufac, tmp_path / "ray", cache_dir), ["finetune", "gli"], [0, 1], 2, log=lambda m: None)
@@ -65,6 +66,7 @@ def test_ray_grid_gives_the_local_engines_rows(tmp_path, small_mufac, cache_dir,
     assert len(logs) == 4 and all("reused" in m for m in logs)  # a second call reuses every unit
 
 
+@pytest.mark.slow
 def test_a_killed_task_is_retried_and_resumes_from_its_run_folder(tmp_path, small_mufac, cache_dir, local_ray):
     epochs = 12
     run = tmp_path / "ray"
@@ -89,6 +91,7 @@ def test_a_killed_task_is_retried_and_resumes_from_its_run_folder(tmp_path, smal
     same_rows(pd.read_csv(run / "results.csv"), local)  # resumed training gives the uninterrupted model
 
 
+@pytest.mark.slow
 def test_a_failing_unit_is_recorded_and_the_rest_finishes(tmp_path, small_mufac, cache_dir, local_ray):
     s = spec(small_mufac, tmp_path / "ray", cache_dir)
     with pytest.raises(GLIError, match="1 unit\\(s\\) failed"):  # validation selection without a validation split
@@ -99,6 +102,7 @@ def test_a_failing_unit_is_recorded_and_the_rest_finishes(tmp_path, small_mufac,
     assert {"original", "retrained", "gli"} <= set(pd.read_csv(tmp_path / "ray" / "results.csv").method)
 
 
+@pytest.mark.slow
 def test_unreachable_or_malformed_address_is_refused_before_anything_runs(tmp_path, small_mufac):
     with pytest.raises(ConfigError, match="cannot reach the Ray head node"):
         check_address("127.0.0.1:9", timeout=2)
@@ -116,6 +120,7 @@ def _own_reference_workers(ray_pids: list[int]) -> list[int]:
     return [pid for root in ray_pids for pid in descendants(root) if "ray::_reference_task" in command_line(pid)]
 
 
+@pytest.mark.slow
 def test_audit_units_on_ray_equal_the_local_ones(tmp_path, small_mufac, cache_dir, local_ray):
     from gli_helpers.audit import collect_ray, run_audit
     base = [sys.executable, "-m", "gli_helpers", "audit", "--benchmark", "synthetic-mufac", "--root", str(small_mufac),

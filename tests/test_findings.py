@@ -42,6 +42,7 @@ def test_every_finding_has_a_committed_figure_and_nothing_else_is_left():
     assert not others, others  # the figures the findings replaced are gone
 
 
+@pytest.mark.slow
 def test_draw_all_writes_only_into_its_folder(tmp_path):
     import shutil
     root = tmp_path / "mufac"

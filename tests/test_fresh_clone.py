@@ -20,6 +20,7 @@ def _pytest(tmp_path, require: str) -> subprocess.CompletedProcess:
                           cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("require", ["", "0"])
 def test_real_data_tests_skip_with_a_reason_when_the_zip_is_missing(tmp_path, require):
     res = _pytest(tmp_path, require)
@@ -28,6 +29,7 @@ def test_real_data_tests_skip_with_a_reason_when_the_zip_is_missing(tmp_path, re
     assert "download mufac" in res.stdout and "GLI_MUFAC_ZIP" in res.stdout  # says how to get the data
 
 
+@pytest.mark.slow
 def test_real_data_tests_fail_when_the_data_is_required(tmp_path):
     res = _pytest(tmp_path, "1")
     assert res.returncode == 1, res.stdout[-3000:]

@@ -44,6 +44,7 @@ def test_authors_stored_run_is_consistent_with_its_own_final_score():
     assert t.set_index("batch").loc[38, "mia"] == pytest.approx(0.4993, abs=1e-4)
 
 
+@pytest.mark.slow
 def test_gli_ablations_command_runs_resumes_and_refuses_bad_input(tmp_path, small_mufac, cache_dir):
     base = [sys.executable, "-m", "gli_helpers", "gli-ablations", "--benchmark", "synthetic-mufac", "--root",
             str(small_mufac), "--preset", "smoke", "--epochs", "2", "--cache-dir", str(cache_dir), "--quiet",
@@ -85,6 +86,7 @@ def test_gli_ablations_command_runs_resumes_and_refuses_bad_input(tmp_path, smal
     assert pd.read_csv(tmp_path / "abl" / "summary.csv").iloc[0].mia_gap_last == pytest.approx(row.mia_gap_last)
 
 
+@pytest.mark.slow
 def test_resolution_figure_labels_each_resolution_and_names_a_missing_folder(tmp_path):
     root = Path(__file__).resolve().parents[1]
     script, committed = root / "scripts" / "gli_resolution_figure.py", root / "results/mufac/regime/gli-ablations"

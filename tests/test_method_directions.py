@@ -44,6 +44,7 @@ def bn_stats(model):
     return {k: v.clone() for k, v in model.state_dict().items() if "running" in k}
 
 
+@pytest.mark.slow
 def test_gli_task_weight_keeps_the_perturbed_images_on_their_labels(setup):
     model, data = setup
     x, y = batch(data.retain)
@@ -101,6 +102,7 @@ def test_unsir_noise_search_raises_the_distance_it_maximises(setup):
     assert clamped.min() >= 0 and clamped.max() <= 1  # normal noise, clamped to [0, 1] before the update
 
 
+@pytest.mark.slow
 def test_unsir_pairs_retain_and_forget_batches_and_ends_with_the_shorter(setup):
     model, data = setup
     steps = []
@@ -190,6 +192,7 @@ def test_selector_restores_the_best_checkpoint_and_stops_after_patience(setup):
 
 
 
+@pytest.mark.slow
 def test_gli_authors_loop_moves_batchnorm_statistics_in_batch_one_only(setup):
     model, data = setup
     cfg = default_config("gli", "multiclass", quirks="authors", batch_size=16)
@@ -208,6 +211,7 @@ def test_gli_authors_loop_moves_batchnorm_statistics_in_batch_one_only(setup):
     assert all(torch.equal(honest[0][k], start[k]) for k in start)  # without the quirk, batch 1 moves nothing
 
 
+@pytest.mark.slow
 def test_gli_authors_loop_skips_retain_batches_paired_with_a_short_forget_batch(setup):
     model, data = setup
     bs = 16

@@ -47,6 +47,7 @@ def test_presets_follow_the_paper_recipe():
     assert preset("cpu", epochs=3).epochs == 3 and preset("smoke").epochs == 1
 
 
+@pytest.mark.slow
 def test_any_recipe_setting_can_be_overridden_from_the_command_line():
     settings = dict(parse_setting(t) for t in ("momentum=0.8", "milestones=5,10", "augment=false", "weight-decay=5e-4",
                                                "gamma=0.5"))
@@ -91,6 +92,7 @@ def test_checkpoint_roundtrip_and_refusals(tmp_path):
         load_checkpoint(tmp_path / "bad.pt")
 
 
+@pytest.mark.slow
 def test_training_is_repeatable_and_learns(mufac_bench):
     cfg = preset("smoke", epochs=4, seed=3)
     a, info = train_model(mufac_bench, "train", cfg, CPU, progress=False)
@@ -135,6 +137,7 @@ def test_device_choice():
             pick_device("cuda")
 
 
+@pytest.mark.slow
 def test_roles_train_on_their_splits_with_one_recipe(tmp_path, mufac_bench):
     cfg = preset("smoke")
     for role, split in (("original", "train"), ("retrained", "retain")):
@@ -184,6 +187,7 @@ def _train_cmd(root, out, cache):
             "--cache-dir", str(cache), "--quiet"]
 
 
+@pytest.mark.slow
 def test_kill_mid_epoch_then_resume_equals_uninterrupted(tmp_path, small_mufac, cache_dir):
     killed = tmp_path / "killed"
     proc = subprocess.Popen(_train_cmd(small_mufac, killed, cache_dir), cwd=REPO)
@@ -212,6 +216,7 @@ def test_kill_mid_epoch_then_resume_equals_uninterrupted(tmp_path, small_mufac, 
     assert straight["final_score"] == pytest.approx((straight["test_acc"] + 1 - 2 * straight["forgetting_score"]) / 2)
 
 
+@pytest.mark.slow
 def test_train_cli_reports_gaps_to_the_retrained_model(tmp_path, small_mufac, cache_dir):
     def train(role, *extra):
         cmd = _train_cmd(small_mufac, tmp_path, cache_dir)

@@ -180,12 +180,14 @@ def test_validation_split_holds_out_test_families(tmp_path, cache_dir, small_muf
     assert any("validation" in n for n in b.summary()["notes"])
 
 
+@pytest.mark.slow
 def test_data_summary_cli_error_is_clear(tmp_path):
     res = subprocess.run([sys.executable, "-m", "gli_helpers", "data-summary", "--benchmark", "mufac", "--root",
                           str(tmp_path / "missing")], capture_output=True, text=True)
     assert res.returncode == 2 and "does not exist" in res.stderr and "Traceback" not in res.stderr
 
 
+@pytest.mark.slow
 def test_data_summary_cli_json(small_mucac, cache_dir):
     res = subprocess.run([sys.executable, "-m", "gli_helpers", "data-summary", "--benchmark", "synthetic-mucac",
                           "--root", str(small_mucac), "--cache-dir", str(cache_dir), "--quiet",

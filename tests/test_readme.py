@@ -7,9 +7,12 @@ import re
 import subprocess
 import sys
 
+import pytest
+
 from .conftest import REPO
 
 
+@pytest.mark.slow
 def test_readme_python_example_runs(tmp_path, small_mufac, cache_dir):
     text = (REPO / "README.md").read_text()
     blocks = re.findall(r"```python\n(.*?)```", text, re.S)

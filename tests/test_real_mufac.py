@@ -22,6 +22,7 @@ def first_load(real_cache, mufac_zip):
     return load_benchmark("mufac", mufac_zip, 16, cache_dir=real_cache)
 
 
+@pytest.mark.slow
 def test_counts_as_published(first_load):
     bench = first_load
     n = {s: len(bench.splits[s]) for s in ("train", "forget", "retain", "test", "unseen")}
@@ -52,6 +53,7 @@ def test_duplicates_reported_and_dropped(real_cache, mufac_zip):
     assert 5000 < len(bench.train) < 10025 and len(bench.splits["test"]) < 1539
 
 
+@pytest.mark.slow
 def test_data_summary_cli_on_real_zip(real_cache, mufac_zip):
     res = subprocess.run([sys.executable, "-m", "gli_helpers", "data-summary", "--benchmark", "mufac", "--root",
                           str(mufac_zip), "--resolution", "16", "--cache-dir", str(real_cache), "--quiet"],

@@ -10,6 +10,7 @@ import sys
 import zipfile
 
 import pandas as pd
+import pytest
 
 from .conftest import REPO
 
@@ -32,6 +33,7 @@ def slice_zip(zip_path, dest):
     return dest
 
 
+@pytest.mark.slow
 def test_real_mufac_slice_runs_every_method(tmp_path, cache_dir, mufac_zip):
     z = slice_zip(mufac_zip, tmp_path / "mufac-slice.zip")
     out = tmp_path / "run"

@@ -44,6 +44,7 @@ def _tune(root, cache, out, *extra):
                            *extra], capture_output=True, text=True)
 
 
+@pytest.mark.slow
 def test_bad_input_is_refused_before_anything_runs(tmp_path, small_mufac, cache_dir):
     out = tmp_path / "run"
     for extra, why in ((["--trials", "0", "--validation-share", "0.3"], "at least 1"),
@@ -55,6 +56,7 @@ def test_bad_input_is_refused_before_anything_runs(tmp_path, small_mufac, cache_
     assert not out.exists()
 
 
+@pytest.mark.slow
 def test_tune_searches_on_validation_and_reports_both_configurations(tmp_path, small_mufac, cache_dir, local_ray,
                                                                       monkeypatch):
     from gli_helpers.data import DataConfig

@@ -205,6 +205,7 @@ def test_method_overrides_refused_before_anything_trains(tmp_path, mufac_bench):
     assert not (tmp_path / "run").exists()
 
 
+@pytest.mark.slow
 def test_gli_diagnostics_go_to_the_trajectories_and_old_records_are_reused(tmp_path, mufac_bench):
     """Per-step diagnostics (opt-in) land in trajectories.csv beside each split's loss; a method record written
     before a setting existed (here max_steps, objective, diagnostics) is still reused: the new settings' defaults
@@ -240,6 +241,7 @@ def test_gli_diagnostics_go_to_the_trajectories_and_old_records_are_reused(tmp_p
     assert "reused" not in logs[-1]
 
 
+@pytest.mark.slow
 def test_a_method_record_is_not_reused_on_other_evaluation_splits(tmp_path, mufac_bench, small_mufac, cache_dir):
     """The same train split with part of the test split held out for validation: the finished record's numbers
     were measured on another test split, so the method runs again; records from before the evaluation
