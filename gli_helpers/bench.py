@@ -123,10 +123,7 @@ def bench_train(bench, arch: str = "resnet18", batch_size: int = 64, steps: int 
         set_threads()
     torch.manual_seed(0)
     model = prepare_model(build_model(arch, bench.num_outputs), dev, channels_last)
-    plain = prepare_model(build_model(arch, bench.num_outputs), dev, channels_last, crop_taps=False)
-    plain.load_state_dict(model.state_dict())
     opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
-    plain_opt = torch.optim.SGD(plain.parameters(), lr=0.01, momentum=0.9)
     data = bench.train
     images = data.images.to(dev) if dev.type == "cuda" else data.images
     labels = data.labels.to(dev)
@@ -139,6 +136,9 @@ def bench_train(bench, arch: str = "resnet18", batch_size: int = 64, steps: int 
     out = {"arch": arch, "batch_size": batch_size, "resolution": bench.resolution, "device": str(dev),
            "amp": amp and dev.type == "cuda", "channels_last": channels_last and dev.type == "cuda", "steps": steps}
     if dev.type == "cpu":  # beside the same step on the plain torchvision layers, interleaved in one process
+        plain = prepare_model(build_model(arch, bench.num_outputs), dev, channels_last, crop_taps=False)
+        plain.load_state_dict(model.state_dict())
+        plain_opt = torch.optim.SGD(plain.parameters(), lr=0.01, momentum=0.9)
         ours_s, plain_s = _interleaved([lambda: step(fixed_x, fixed_y),
                                         lambda: train_step(plain, plain_opt, fixed_x, fixed_y, bench.task, dev, amp)],
                                        steps, warmup, dev)

@@ -87,12 +87,25 @@ def _start_ray(address: str | None, num_cpus: int | None):
     return ray, True
 
 
+def running_file(run_dir, role: str, seed: int) -> Path:
+    """Where a reference task says which process trains it: ``running/<role>-seed<S>.json`` in the run folder, holding
+    the host and process id while the task runs (a unit that hangs can be found and stopped by its id)."""
+    return Path(run_dir) / "running" / f"{role}-seed{seed}.json"
+
+
 def _reference_task(spec: GridSpec, role: str, seed: int, device: str | None):
+    import os
+
+    from .io import write_json_atomic
+    marker = running_file(spec.run_dir, role, seed)
+    write_json_atomic(marker, {"host": socket.gethostname(), "pid": os.getpid(), "role": role, "seed": seed})
     try:
         _, metrics = spec.experiment(seed, device, worker=True).reference(role)
         return {"metrics": {k: v for k, v in metrics.items() if k != "history"}}
     except Exception as exc:  # recorded by the driver; dependent methods are skipped
         return {"error": f"{type(exc).__name__}: {exc}", "trace": traceback.format_exc()}
+    finally:
+        marker.unlink(missing_ok=True)  # a killed task leaves it; its retry writes it again
 
 
 def _method_task(spec: GridSpec, name: str, cfg, seed: int, procedure: str, preset: str, trajectory_every: int,

@@ -52,8 +52,8 @@ class CroppedConv2d(nn.Conv2d):
     It is the same layer: every output sums the same products (the dropped taps multiply zeros), and the dropped
     taps get a zero gradient both ways, so outputs and gradients agree with the plain layer to float32 rounding.
     It applies when the layer has one output position (e.g. a 3x3 convolution with padding 1 on a 1x1 map, or
-    with stride 2 on a 2x2 map: ResNet18's layer4 at 32 px, layer3 at 16 px). There oneDNN's CPU kernels take a
-    slow path for the weight gradient of the padded form (docs/PERFORMANCE.md); the cropped form is a plain matrix
+    with stride 2 on a 2x2 map: ResNet18's layer4 at 32 px, layer3 at 16 px). There oneDNN's CPU kernels are
+    slow for the padded form, on AVX2 most (docs/PERFORMANCE.md, section 9); the cropped form is a plain matrix
     product. The parameters, their names and shapes are untouched: checkpoints stay plain torchvision ones."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -89,13 +89,6 @@ def descendants(pid: int) -> list[int]:
     return out
 
 
-def command_line(pid: int) -> str:
-    try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-    except OSError:
-        return ""
-
-
 @pytest.fixture(scope="module")
 def private_ray():
     """A Ray cluster of this test module's own (2 CPUs, no dashboard, its files in a new temporary folder). Yields the

@@ -16,10 +16,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from gli_helpers.engine import GridSpec, check_address, run_grid_ray
+from gli_helpers.engine import GridSpec, check_address, run_grid_ray, running_file
 from gli_helpers.errors import ConfigError, GLIError
 
-from .conftest import command_line, descendants
+from .conftest import descendants
 
 METRICS = ["test_acc", "mia", "forgetting_score", "final_score", "retain_acc", "forget_acc"]
 
@@ -76,8 +76,11 @@ def test_a_killed_task_is_retried_and_resumes_from_its_run_folder(tmp_path, smal
         state = run / "original-resnet18-seed0" / "state.pt"
         deadline = time.time() + 120
         while time.time() < deadline and not killed:
-            if state.exists() and not (state.parent / "model.pt").exists():
-                for pid in _own_reference_workers(local_ray):
+            marker = running_file(run, "original", 0)
+            if state.exists() and not (state.parent / "model.pt").exists() and marker.exists():
+                pid = json.loads(marker.read_text())["pid"]
+                # the id the task wrote, and only if it is a process of this module's own Ray cluster
+                if any(pid in descendants(root) for root in local_ray):
                     os.kill(pid, signal.SIGKILL)
                     killed.append(pid)
             time.sleep(0.05)
@@ -114,13 +117,6 @@ def test_unreachable_or_malformed_address_is_refused_before_anything_runs(tmp_pa
     assert res.returncode == 2 and "cannot reach" in res.stderr and not (tmp_path / "run").exists()
 
 
-def _own_reference_workers(ray_pids: list[int]) -> list[int]:
-    """The workers of this module's Ray cluster (started by its processes, found by their ids) running a reference
-    task now; a Ray worker names its process after the task it runs."""
-    return [pid for root in ray_pids for pid in descendants(root) if "ray::_reference_task" in command_line(pid)]
-
-
-@pytest.mark.slow
 def test_audit_units_on_ray_equal_the_local_ones(tmp_path, small_mufac, cache_dir, local_ray):
     from gli_helpers.audit import collect_ray, run_audit
     base = [sys.executable, "-m", "gli_helpers", "audit", "--benchmark", "synthetic-mufac", "--root", str(small_mufac),
