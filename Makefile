@@ -16,7 +16,7 @@ comma := ,
 # the real MUFAC data (zip or folder): GLI_MUFAC_ZIP if set, else where `download mufac` puts it
 MUFAC_ZIP ?= $(or $(GLI_MUFAC_ZIP),data/mufac)
 
-.PHONY: setup reproduce test test-fast lint lab clean mufac-results mufac-regime mufac-figures
+.PHONY: setup reproduce test test-fast lint lab clean mufac-results mufac-regime mufac-regime-field mufac-figures
 
 $(VENV)/.installed: requirements.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -49,14 +49,19 @@ mufac-regime: setup
 	$(PY) -m gli_helpers compare results/mufac/regime/results.csv --by-procedure honest authors --out results/mufac/regime/procedures.md
 	$(PY) -c "from gli_helpers import findings; print(findings.draw('final_scores', 'results/mufac/figures').sentence)"
 
+# Protocol 2b (results/mufac/PROTOCOL.md): the field's current baselines added to protocol 2's folder and tables
+mufac-regime-field: setup
+	MUFAC_ZIP=$(MUFAC_ZIP) PY=$(PY) METHODS=neggrad_plus,l1_sparse,random_labels,salun,ssd scripts/mufac_regime.sh "$(subst $(comma), ,$(SEEDS))"
+	$(PY) scripts/refresh_tables.py
+
 # Protocol 1 of results/mufac/PROTOCOL.md (32 px, 15 epochs), exported to results/mufac/full and results/mufac/dedup,
 # with the settings its committed rows were made with: clean unlearning batches, GLI's K = 2, UNSIR's earlier reading
 # (one impair epoch, uniform noise, the forget set cycled); tests/test_docs.py checks them against results/mufac/full/configs
 mufac-results: setup
-	$(PY) -m gli_helpers run --benchmark mufac --root $(MUFAC_ZIP) --preset cpu --methods all,ablation --seeds 0,1,2 \
+	$(PY) -m gli_helpers run --benchmark mufac --root $(MUFAC_ZIP) --preset cpu --methods paper,ablation --seeds 0,1,2 \
 		--trajectory-every 20 --out runs/mufac-cpu --quiet \
 		--method-config '{"finetune": {"augment": false}, "cf_k": {"augment": false}, "eu_k": {"augment": false}, "neggrad": {"augment": false}, "unsir": {"augment": false, "epochs": 1, "noise": "uniform", "pairing": "cycle"}, "scrub": {"augment": false}, "bad_teaching": {"augment": false}, "gli": {"augment": false, "perturbation_steps": 2}, "gli_l1": {"augment": false, "perturbation_steps": 2}, "gli_cosine": {"augment": false, "perturbation_steps": 2}}'
-	$(PY) -m gli_helpers run --benchmark mufac --root $(MUFAC_ZIP) --preset cpu --methods all,ablation --seeds 0 \
+	$(PY) -m gli_helpers run --benchmark mufac --root $(MUFAC_ZIP) --preset cpu --methods paper,ablation --seeds 0 \
 		--trajectory-every 20 --dedup --out runs/mufac-dedup-cpu --quiet \
 		--method-config '{"finetune": {"augment": false}, "cf_k": {"augment": false}, "eu_k": {"augment": false}, "neggrad": {"augment": false}, "unsir": {"augment": false, "epochs": 1, "noise": "uniform", "pairing": "cycle"}, "scrub": {"augment": false}, "bad_teaching": {"augment": false}, "gli": {"augment": false, "perturbation_steps": 2}, "gli_l1": {"augment": false, "perturbation_steps": 2}, "gli_cosine": {"augment": false, "perturbation_steps": 2}}'
 	$(PY) -m gli_helpers export-results runs/mufac-cpu results/mufac/full

@@ -31,8 +31,10 @@ from .audit_metrics import bootstrap_intervals, competition_score, forgetting_qu
 from .errors import ConfigError, GLIError
 from .io import read_csv, read_json, write_csv_atomic, write_json_atomic
 from .metrics import metrics_from_logits, predict
-from .runner import PROCEDURES, method_configs, unlearn_data, with_seed
+from .runner import method_configs, unlearn_data, with_seed
 from .unlearning import REFERENCES, get_method
+from .unlearning.common import current_settings
+from .unlearning.settings import PROCEDURES
 
 AUDIT_COLUMNS = ["benchmark", "arch", "method", "n_models", "f", "final_score_competition", "f_half", "n_half",
                  "attack_acc", "attack_auc", "tpr_at_1pct_fpr", "retain_acc", "test_acc", "retain_acc_retrained",
@@ -80,9 +82,11 @@ def _unit(exp, name: str, seed: int, method_config: dict | None, make_model, log
     ident = {**_identity(exp), "name": name, "seed": seed, "method_config": method_config}
     if path.is_file():
         rec = read_json(path)
-        if {k: rec.get(k) for k in ident} == ident:
+        stored = {k: rec.get(k) for k in ident}
+        stored["method_config"] = current_settings(stored["method_config"])  # records from before a rename match
+        if stored == {**ident, "method_config": current_settings(method_config)}:
             return rec
-        if rec.get("method_config") != method_config:  # the run folder already checked recipe and data
+        if stored["method_config"] != current_settings(method_config):  # the run folder already checked recipe and data
             raise ConfigError(f"{path} holds {name} seed {seed} run with another configuration; give another --out "
                               f"(or move that file away) to audit this one.")
     start = time.perf_counter()
@@ -119,13 +123,13 @@ def _build(exp, name: str, seed: int, cfg):
     if name == "original":
         return original
     torch.manual_seed(seed)
-    return get_method(method_of(name)).unlearn(copy.deepcopy(original), unlearn_data(exp0, seed), cfg)
+    return get_method(method_of(name)).unlearn(copy.deepcopy(original), unlearn_data(exp0, seed), cfg)[0]
 
 
 def _plan(exp, methods: list[str], n_models: int, procedure: str = "honest",
           overrides: dict | None = None) -> tuple[list[tuple], dict]:
     """Check the request; the units in order (name, seed, configuration) and each unit name's configuration.
-    ``procedure`` (runner.PROCEDURES, "default" excepted) and ``overrides`` ({method: {setting: value}}) set the
+    ``procedure`` (unlearning.settings.PROCEDURES, "default" excepted) and ``overrides`` ({method: {setting: value}}) set the
     methods' configurations as for ``run``."""
     if n_models < 2:
         raise ConfigError(f"--models must be at least 2 (two groups of models to compare), got {n_models}.")

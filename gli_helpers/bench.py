@@ -277,7 +277,7 @@ def unlearn_fractions(results_csv) -> pd.DataFrame:
 ENGINE_METRICS = ["test_acc", "forget_acc", "retain_acc", "mia", "forgetting_score", "final_score"]
 
 
-def bench_engine(benchmark: str, root, preset: str = "smoke", methods: str = "all", seeds: str = "0",
+def bench_engine(benchmark: str, root, preset: str = "smoke", methods: str = "paper", seeds: str = "0",
                  configurations=(("local", 2), ("ray", 2), ("ray", 1)), repeats: int = 1, out=None,
                  cache_dir=None) -> dict:
     """Wall time of ``python -m gli_helpers run`` per (engine, threads per unit), each run a new process writing to

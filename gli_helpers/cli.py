@@ -53,8 +53,8 @@ def load_from_args(args, resolution: int):
 
 
 def add_train_options(p: argparse.ArgumentParser) -> None:
+    from .catalog import ARCHS
     from .config import PRESETS
-    from .models import ARCHS
     p.add_argument("--arch", default="resnet18", choices=ARCHS)
     p.add_argument("--preset", default="cpu", choices=PRESETS)
     p.add_argument("--seed", type=int, default=0)
@@ -133,8 +133,9 @@ def cmd_run(args) -> None:
 
 def cmd_gli_ablations(args) -> None:
     from . import plots
+    from .catalog import GLI_VARIANTS as VARIANTS
     from .experiment import data_config_from_args, overrides_from_args, prepare
-    from .gli_ablations import VARIANTS, markdown_table, run_gli_ablations
+    from .gli_ablations import markdown_table, run_gli_ablations
     from .paper import authors_gli_trajectory
     variants = [v.strip() for v in args.variants.split(",") if v.strip()] if args.variants else None
     unknown = [v for v in variants or () if v not in VARIANTS]
@@ -265,6 +266,14 @@ def cmd_tables(args) -> None:
     print(table(args.name, args.root), end="")
 
 
+def cmd_gap_scores(args) -> None:
+    from .runner import add_gap_scores
+    for path in args.results:
+        n = add_gap_scores(path)
+        print(f"{path}: " + ("no gap columns (its run had no Retrained model): left as it is" if n is None
+                             else f"avg_gap and tow in {n} rows"))
+
+
 def cmd_export(args) -> None:
     from .runner import export_results
     print(json.dumps({"dest": args.dest, "files": export_results(args.run_dir, args.dest)}, indent=2))
@@ -275,11 +284,13 @@ def cmd_compare(args) -> None:
 
     from .errors import DataError
     from .io import write_text_atomic
+    from .metrics import with_gap_scores
     from .paper import comparison_markdown
     try:
         results = pd.read_csv(args.results)
     except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
         raise DataError(f"cannot read {args.results}: {exc}. Give the results.csv of a run folder.") from None
+    results = with_gap_scores(results)  # files written before these columns existed get them from their gaps
     if not {"benchmark", "arch"} <= set(results.columns):
         raise DataError(f"{args.results} has no benchmark and arch columns; give a results.csv written by "
                         "python -m gli_helpers run (or notebook 02).")
@@ -334,9 +345,10 @@ def _seeds(args) -> list[int]:
 
 
 def main(argv=None) -> int:
+    from .catalog import GLI_VARIANTS as VARIANTS
+    from .catalog import TABLE_NAMES
     from .config import PRESETS
     from .data import BENCHMARKS
-    from .gli_ablations import VARIANTS
     parser = argparse.ArgumentParser(prog="python -m gli_helpers", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -372,7 +384,8 @@ def main(argv=None) -> int:
     p = sub.add_parser("run", help="run unlearning methods against the Original and Retrained models")
     add_data_options(p)
     add_train_options(p)
-    p.add_argument("--methods", default="all", help="all, ablation (GLI l2/l1/cosine), or a comma list")
+    p.add_argument("--methods", default="all", help="all (every method), paper (the paper's eight), "
+                   "ablation (GLI l2/l1/cosine), or a comma list")
     p.add_argument("--seeds", help="comma list of seeds (overrides --seed), e.g. 0,1,2")
     p.add_argument("--trajectory-every", type=int, default=5, help="record metrics every N steps (0: off)")
     p.add_argument("--procedure", default="default", choices=("default", "honest", "authors"),
@@ -386,7 +399,7 @@ def main(argv=None) -> int:
                                     "scored on the validation split; run the chosen and the paper's configuration")
     add_data_options(p)
     add_train_options(p)
-    p.add_argument("--methods", default="all", help="all, ablation, or a comma list")
+    p.add_argument("--methods", default="all", help="all (every method), paper (the paper's eight), ablation, or a comma list")
     p.add_argument("--trials", type=int, required=True, help="trials per method (the paper's configuration is the first)")
     p.add_argument("--address", help="Ray head node HOST:PORT (default: a local Ray on this machine)")
     p.add_argument("--threads", type=int, help="CPU threads per trial (default 1)")
@@ -475,11 +488,15 @@ def main(argv=None) -> int:
                                      "the results) into this folder")
     p.set_defaults(func=cmd_compare)
 
-    from .doc_tables import TABLES
     p = sub.add_parser("tables", help="print one of the documents' results tables from the committed results/ CSVs")
-    p.add_argument("name", choices=TABLES)
+    p.add_argument("name", choices=TABLE_NAMES)
     p.add_argument("--root", default=".", help="the repository root that holds results/ (default: here)")
     p.set_defaults(func=cmd_tables)
+
+    p = sub.add_parser("gap-scores", help="add the avg_gap and tow columns to stored results.csv files, computed from "
+                                          "their gap columns (nothing is rerun)")
+    p.add_argument("results", nargs="+", help="results.csv files")
+    p.set_defaults(func=cmd_gap_scores)
 
     p = sub.add_parser("export-results", help="copy a run's numbers and configurations (no checkpoints) elsewhere")
     p.add_argument("run_dir")

@@ -19,7 +19,7 @@ import pandas as pd
 from . import plots
 from .errors import DataError
 from .paper import authors_gli_trajectory, published_rows
-from .unlearning import MAIN_METHODS, REFERENCES, method_label, method_order
+from .unlearning import REFERENCES, distinct_methods, method_label, method_order
 
 
 @dataclass
@@ -75,8 +75,8 @@ def published_final_scores() -> dict:
 
 
 def ranks(means: pd.Series) -> pd.Series:
-    """Rank (1 = highest) among the distinct methods (MAIN_METHODS); other rows get no rank."""
-    distinct = means[[m for m in means.index if m in MAIN_METHODS]]
+    """Rank (1 = highest) among the distinct methods (the registry's, without variants); other rows get no rank."""
+    distinct = means[[m for m in means.index if m in distinct_methods()]]
     return distinct.rank(ascending=False, method="min").astype(int)
 
 

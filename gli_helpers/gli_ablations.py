@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .catalog import GLI_VARIANTS
 from .errors import ConfigError
 from .experiment import retrained_metrics
 from .io import read_csv, read_json, write_csv_atomic, write_json_atomic
@@ -23,16 +24,7 @@ from .metrics import gaps_to_reference
 from .runner import run_method, unlearn_data
 from .unlearning import default_config
 
-# name -> GLI settings on top of the authors' loop (quirks="authors"); "honest" is the package's default GLI
-VARIANTS = {
-    "authors": {},
-    "authors_batch1_eval": {"first_batch_train": False},
-    "distance_only": {"objective": "distance"},
-    "task_only": {"objective": "task"},
-    "alpha_0.02": {"alpha": 0.02},
-    "alpha_0.04": {"alpha": 0.04},
-    "honest": {"quirks": "none", "bn_eval": False},
-}
+VARIANTS = GLI_VARIANTS  # name -> GLI settings on top of the authors' loop (catalog.py)
 SUMMARY_AT = ("test_acc", "mia", "final_score", "retain_acc", "forget_acc", "retain_loss", "forget_loss", "test_loss",
               "unseen_loss")
 # gaps to the Retrained model after the last batch: every summarised metric but the final score, where it has them

@@ -147,5 +147,48 @@ def metrics_from_logits(logits: dict, labels: dict, task: str, seed: int = 0) ->
 
 
 def gaps_to_reference(metrics: dict, reference: dict, keys=("test_acc", "retain_acc", "forget_acc", "mia")) -> dict:
-    """Differences to the Retrained model (the practical target): ``<key>_gap`` = ours - reference."""
-    return {f"{k}_gap": metrics[k] - reference[k] for k in keys if k in metrics and k in reference}
+    """Differences to the Retrained model (the practical target): ``<key>_gap`` = ours - reference, and from them
+    ``avg_gap`` and ``tow`` (``gap_scores``)."""
+    gaps = {f"{k}_gap": metrics[k] - reference[k] for k in keys if k in metrics and k in reference}
+    return {**gaps, **gap_scores(gaps)}
+
+
+AVG_GAP_KEYS = ("forget_acc_gap", "retain_acc_gap", "test_acc_gap", "mia_gap")
+TOW_KEYS = ("forget_acc_gap", "retain_acc_gap", "test_acc_gap")
+
+
+def gap_scores(gaps: dict) -> dict:
+    """Two one-number summaries of the distance to the Retrained model, as the field's benchmarks report them:
+    ``avg_gap``, the mean absolute gap of forget, retain and test accuracy and the MIA (SalUn's "Avg. Gap", with
+    this package's MIA in place of SalUn's MIA-efficacy; 0 is the Retrained model, lower is better), and ``tow``,
+    the product of 1 - |gap| over forget, retain and test accuracy (RUM's "tug of war"; 1 is the Retrained model,
+    higher is better). Empty when a gap is missing or not a number."""
+    def number(k):
+        v = gaps.get(k)
+        return None if v is None or v != v else float(v)
+    avg, tow = [number(k) for k in AVG_GAP_KEYS], [number(k) for k in TOW_KEYS]
+    if None in avg:
+        return {}
+    out = {"avg_gap": sum(abs(v) for v in avg) / len(avg)}
+    product = 1.0
+    for v in tow:
+        product *= 1.0 - abs(v)
+    return {**out, "tow": product}
+
+
+def with_gap_scores(frame):
+    """A results frame with ``avg_gap`` and ``tow`` computed from its stored gap columns for every row that has
+    them (rows without a Retrained model stay empty); the stored columns are not changed."""
+    import pandas as pd
+    if not set(AVG_GAP_KEYS) <= set(frame.columns):
+        return frame
+    scores = pd.DataFrame([gap_scores(r) for r in frame[list(AVG_GAP_KEYS)].to_dict("records")], index=frame.index,
+                          columns=["avg_gap", "tow"])
+    out = frame.copy()
+    at = list(out.columns).index("mia_gap") + 1
+    for name in ("tow", "avg_gap"):
+        if name in out.columns:
+            out[name] = scores[name]
+        else:
+            out.insert(at, name, scores[name])
+    return out

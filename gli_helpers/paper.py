@@ -8,10 +8,10 @@ import pandas as pd
 
 from .errors import DataError
 from .metrics import final_score
-from .unlearning import MAIN_METHODS, REFERENCES, method_label, method_order
+from .unlearning import PAPER_METHODS, REFERENCES, method_label, method_order
 
 # Registry names <-> the paper's method names (the registry's labels of the references and main methods).
-METHOD_NAMES = {m: method_label(m) for m in method_order([*REFERENCES, *MAIN_METHODS])}
+METHOD_NAMES = {m: method_label(m) for m in method_order([*REFERENCES, *PAPER_METHODS])}
 
 
 def _read(name: str) -> pd.DataFrame:
@@ -146,7 +146,8 @@ def comparison_markdown(results: pd.DataFrame, benchmark: str, arch: str) -> str
     if missing:
         raise DataError(f"these results lack the columns {sorted(missing)}; give a results.csv written by "
                         "python -m gli_helpers run (or notebook 02).")
-    ours = results[(results.benchmark == benchmark) & (results.arch == arch)]
+    from .metrics import with_gap_scores
+    ours = with_gap_scores(results[(results.benchmark == benchmark) & (results.arch == arch)])
     if ours.empty:
         raise DataError(f"the results hold no rows for benchmark {benchmark!r} and arch {arch!r}; "
                          f"they have {sorted(set(zip(results.benchmark, results.arch, strict=True)))}.")
@@ -155,7 +156,9 @@ def comparison_markdown(results: pd.DataFrame, benchmark: str, arch: str) -> str
     metrics = [m for m in ("test_acc", "top2_acc", "forgetting_score", "final_score") if mean.get(m) is not None
                and mean[m].notna().any()]
     header = {"test_acc": "test acc (paper / ours / diff)", "top2_acc": "top-2 (paper / ours)",
-              "forgetting_score": "forgetting (paper / ours / diff)", "final_score": "final score (paper / ours / diff)"}
+              "forgetting_score": "forgetting (paper / ours / diff)", "final_score": "final score (paper / ours / diff)",
+              "avg_gap": "Avg Gap (ours)", "tow": "ToW (ours)"}
+    metrics += [m for m in ("avg_gap", "tow") if m in mean and mean[m].notna().any()]  # the paper reports neither
     seeds = sorted(int(s) for s in ours.seed.unique())
     lines = [f"{benchmark} / {arch} / seeds {', '.join(map(str, seeds))}: mean ± sample standard deviation over seeds",
              "", "| method | " + " | ".join(header[m] for m in metrics) + " |", "|---" * (len(metrics) + 1) + "|"]
@@ -165,6 +168,9 @@ def comparison_markdown(results: pd.DataFrame, benchmark: str, arch: str) -> str
         cells = []
         for m in metrics:
             o, s = mean.at[method, m], std.at[method, m]
+            if m in ("avg_gap", "tow"):
+                cells.append(f"{o:.4f} ± {s:.4f}" if pd.notna(o) else "-")
+                continue
             p = pub.at[method, m] if method in pub.index and m in pub.columns else float("nan")
             mark = "*" if m == "final_score" and method in flagged else ""
             paper_cell = f"{p:.4f}{mark}" if pd.notna(p) else "-"

@@ -56,6 +56,12 @@ STYLES = {
     "unsir": Style(OKABE_ITO["purple"], "X", "-"),
     "scrub": Style("#332288", "*", (0, (5, 2))),
     "bad_teaching": Style("#999933", "h", (0, (3, 1, 1, 1))),
+    # the field's current baselines (a method without an entry here gets a neutral style of its own)
+    "neggrad_plus": Style(OKABE_ITO["blue"], "<", "-"),
+    "l1_sparse": Style("#44AA99", "p", (0, (2, 1))),
+    "random_labels": Style("#882255", ">", (0, (5, 1))),
+    "salun": Style("#117733", "d", "-"),
+    "ssd": Style("#AA4499", "8", (0, (1, 2))),
     "gli": Style(GLI_COLOR, "o", "-", 2.6, 6),
     "gli_l1": Style(GLI_COLOR, "^", (0, (4, 2)), 1.3, 5),
     "gli_cosine": Style(GLI_COLOR, "v", (0, (1, 1.5)), 1.3, 5),

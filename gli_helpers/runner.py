@@ -16,11 +16,14 @@ import torch
 from .errors import ConfigError, DataError
 from .experiment import REPORTED, Experiment
 from .io import read_csv, read_json, write_csv_atomic, write_json_atomic
-from .metrics import evaluate, gaps_to_reference, metrics_from_logits, predict
-from .unlearning import REFERENCES, UnlearnData, default_config, get_method, method_label, method_order
+from .metrics import evaluate, gaps_to_reference, metrics_from_logits, predict, with_gap_scores
+from .unlearning import REFERENCES, UnlearnData, get_method, method_label, method_order
+from .unlearning.common import current_settings
+from .unlearning.settings import check_procedure, resolve
 
 GAPS = ("test_acc_gap", "retain_acc_gap", "forget_acc_gap", "mia_gap")  # ours - Retrained's
-RESULT_COLUMNS = ["benchmark", "task", "arch", "procedure", "method", "seed", *REPORTED, *GAPS, "unlearn_seconds",
+GAP_SCORES = ("avg_gap", "tow")  # from the gaps (metrics.gap_scores): SalUn's Avg. Gap and RUM's tug of war
+RESULT_COLUMNS = ["benchmark", "task", "arch", "procedure", "method", "seed", *REPORTED, *GAPS, *GAP_SCORES, "unlearn_seconds",
                   "retrain_seconds", "selection", "quirks", "preset", "data_fingerprint", "method_config"]
 # per step: the metrics, the mean task loss per split, and a method's own diagnostics when it records them
 # (GLI's ``diagnostics``: the first sign step of the batch taken apart; empty for other methods)
@@ -78,7 +81,7 @@ def _merge(path: Path, new: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
 def method_quirks(cfg, report: dict) -> list[str]:
     """The labels of what a run did that the honest default does not (the results' ``quirks`` column)."""
     marks = (("authors_loop", getattr(cfg, "quirks", "none") == "authors"), ("bn_eval", cfg.bn_eval),
-             ("paper_selection", report.get("selection") == "paper"), ("clean_batches", not cfg.augment),
+             ("paper_selection", report.get("selection") == "on_test"), ("clean_batches", not cfg.augment),
              ("no_forget_pass", getattr(cfg, "forget_pass", True) is False))
     return [q for q, on in marks if on]
 
@@ -95,11 +98,6 @@ def unlearn_data(exp: Experiment, seed: int) -> UnlearnData:
                        validation=here(b.splits.get("validation")), test=here(b.test), unseen=here(b.unseen))
 
 
-PROCEDURES = {  # settings applied to every method (a method's own --method-config settings still win)
-    "default": {},  # each method's defaults (selection: a validation split when the benchmark has one)
-    "honest": {"selection": "none", "bn_eval": False, "augment": True},  # the final model; BatchNorm trains
-    "authors": {"selection": "paper", "bn_eval": True, "augment": True},  # chosen per step on test/unseen; BN frozen
-}
 RESULT_KEYS = ["benchmark", "arch", "procedure", "method", "seed"]
 
 
@@ -117,8 +115,8 @@ def check_method_configs(benchmark: str, methods: list[str], overrides: dict, pr
 
 
 def configs_for_task(task: str, binary: bool, methods: list[str], overrides: dict, procedure: str) -> dict:
-    if procedure not in PROCEDURES:
-        raise ConfigError(f"unknown procedure {procedure!r}; valid: {', '.join(PROCEDURES)}.")
+    """Every method's configuration from the layers of ``unlearning.settings`` (contradictions refused)."""
+    check_procedure(procedure)
     for name in overrides:
         get_method(name)
     idle = [name for name in overrides if name not in methods]
@@ -126,7 +124,7 @@ def configs_for_task(task: str, binary: bool, methods: list[str], overrides: dic
         raise ConfigError(f"--method-config sets {', '.join(idle)}, which this run does not include (methods: "
                           f"{', '.join(methods)}); add {'them' if len(idle) > 1 else 'it'} to --methods or drop "
                           "those settings.")
-    return {name: default_config(name, task, binary, **{**PROCEDURES[procedure], **overrides.get(name, {})})
+    return {name: resolve(get_method(name), task, binary, procedure, overrides.get(name, {}))
             for name in methods if name not in REFERENCES}
 
 
@@ -200,7 +198,7 @@ def _as_current(config_class, stored) -> dict | None:
     """A stored method configuration as the current class writes it: a setting added since then takes its
     default, which is the behaviour the stored run had. None when it no longer fits the class."""
     try:
-        return config_class(**stored).to_dict()
+        return config_class(**current_settings(stored)).to_dict()
     except (TypeError, ConfigError):
         return None
 
@@ -211,31 +209,52 @@ def run_method(exp: Experiment, name: str, cfg, original, m_retr: dict | None, s
     Retrained model's metrics (``m_retr`` None) the row has no gaps to it."""
     seed = common["seed"]
     model = copy.deepcopy(original)
-    data = dataclasses.replace(splits, report={})  # each method's own report
     traj = Trajectory(exp, name, seed, trajectory_every, procedure=common["procedure"])
     traj.start(model)
     torch.manual_seed(seed)
     start = time.perf_counter()
-    model = get_method(name).unlearn(model, data, cfg, on_step=traj)
+    model, report = get_method(name).unlearn(model, splits, cfg, on_step=traj)
     seconds = time.perf_counter() - start - traj.seconds
     m = evaluate(model, exp.bench, exp.device, exp.cfg.eval_batch_size, seed=seed, amp=exp.amp)
     row = {**common, "method": name, **{k: m.get(k) for k in REPORTED}, **gaps_to_reference(m, m_retr or {}),
            "unlearn_seconds": seconds, "retrain_seconds": (m_retr or {}).get("train_seconds"),
-           "selection": data.report.get("selection", ""), "quirks": ";".join(method_quirks(cfg, data.report)),
+           "selection": report.get("selection", ""), "quirks": ";".join(method_quirks(cfg, report)),
            "method_config": json.dumps(cfg.to_dict())}
     record = {"method": name, "seed": seed, "procedure": common["procedure"], "method_config": cfg.to_dict(),
-              "report": data.report, "train_config": exp.cfg.to_dict(), "benchmark": exp.bench.name,
+              "report": report, "train_config": exp.cfg.to_dict(), "benchmark": exp.bench.name,
               "benchmark_options": exp.bench.options, "data_config": exp.bench.data_config, "source": exp.bench.source,
               "source_fingerprint": exp.bench.source_fingerprint, "data_fingerprint": common["data_fingerprint"],
               "eval_fingerprint": exp.bench.evaluation_fingerprint, "metrics": m, "unlearn_seconds": seconds, "row": row}
     return row, traj.rows, record
 
 
+def in_column_order(frame: pd.DataFrame) -> pd.DataFrame:
+    """RESULT_COLUMNS first, in their order, then any other column the file holds."""
+    first = [c for c in RESULT_COLUMNS if c in frame.columns]
+    return frame[first + [c for c in frame.columns if c not in first]]
+
+
+def add_gap_scores(path) -> int | None:
+    """Give a stored results.csv the ``avg_gap`` and ``tow`` columns, computed from its gap columns (nothing is
+    rerun and no other value changes); written atomically. Returns the number of rows that have them, or None
+    (the file left as it is) when it has no gap columns: its run had no Retrained model."""
+    path = Path(path)
+    frame = read_csv(path)
+    if not {"benchmark", "method", "seed"} <= set(frame.columns):
+        raise DataError(f"{path} is not a results table (no benchmark, method and seed columns); give a results.csv "
+                        "written by python -m gli_helpers run.")
+    if not set(GAPS) <= set(frame.columns):
+        return None
+    frame = in_column_order(with_gap_scores(frame))
+    write_csv_atomic(path, frame)
+    return int(frame["avg_gap"].notna().sum())
+
+
 def save_rows(out: Path, rows: list[dict], traj_rows: list[dict]) -> None:
     """Merge rows into results.csv and trajectories.csv (replacing rows with the same keys), atomically."""
     if rows:
         new = pd.DataFrame(rows, columns=RESULT_COLUMNS)
-        write_csv_atomic(out / "results.csv", _merge(out / "results.csv", new, RESULT_KEYS))
+        write_csv_atomic(out / "results.csv", in_column_order(with_gap_scores(_merge(out / "results.csv", new, RESULT_KEYS))))
     if traj_rows:
         new = pd.DataFrame(traj_rows, columns=TRAJECTORY_COLUMNS)
         write_csv_atomic(out / "trajectories.csv", _merge(out / "trajectories.csv", new, [*RESULT_KEYS, "step"]))
@@ -354,14 +373,20 @@ def procedure_markdown(results: pd.DataFrame, metric: str = "final_score", base:
                        other: str = "authors") -> str:
     """``procedure_table`` as a Markdown table: mean ± standard deviation [95% interval] per procedure, the gap,
     and each procedure's rank of the method among the distinct unlearning methods (references and GLI's distance
-    variants, which are GLI with one setting pinned, are not ranked)."""
+    variants, which are GLI with one setting pinned, are not ranked); then the Avg Gap to the Retrained model per
+    procedure the same way, ranked from the lowest."""
     from .unlearning import METHODS
+    results = with_gap_scores(results)
     t = procedure_table(results, metric, base, other)
     procs = [p for p in (base, other) if f"{p} mean" in t]
     methods = [m for m in t.index if m not in ("original", "retrained") and not (m in METHODS and METHODS[m].fixed)]
     ranks = {p: t.loc[methods, f"{p} mean"].rank(ascending=False, method="min") for p in procs}
+    gaps = procedure_table(results, "avg_gap", base, other) if "avg_gap" in results and results.avg_gap.notna().any() \
+        else None  # Avg Gap: lower is better, ranked so
+    gap_ranks = {p: gaps.loc[methods, f"{p} mean"].rank(ascending=True, method="min") for p in procs} \
+        if gaps is not None else {}
 
-    def cell(m, p):
+    def cell(t, ranks, m, p):
         mean, sd, ci, n = (t.at[m, f"{p} {k}"] for k in ("mean", "std", "ci95", "seeds"))
         if pd.isna(mean):
             return "-"
@@ -369,8 +394,12 @@ def procedure_markdown(results: pd.DataFrame, metric: str = "final_score", base:
         rank = f" (#{int(ranks[p][m])})" if m in methods else ""
         return f"{mean:.4f}{spread}{rank}"
     gap = f"{other} - {base}"
-    lines = [f"| method | {' | '.join(procs)} | {gap} |", "|---" * (len(procs) + 2) + "|"]
+    gap_heads = [f"{p} Avg Gap" for p in procs] if gaps is not None else []
+    lines = [f"| method | {' | '.join(procs)} | {gap} |" + "".join(f" {h} |" for h in gap_heads),
+             "|---" * (len(procs) + 2 + len(gap_heads)) + "|"]
     for m in t.index:
         g = t.at[m, gap] if gap in t else float("nan")
-        lines.append(f"| {method_label(m)} | " + " | ".join(cell(m, p) for p in procs) + f" | {g:+.4f} |")
+        extra = "".join(f" {cell(gaps, gap_ranks, m, p)} |" for p in procs) if gaps is not None else ""
+        lines.append(f"| {method_label(m)} | " + " | ".join(cell(t, ranks, m, p) for p in procs) + f" | {g:+.4f} |"
+                     + extra)
     return "\n".join(lines) + "\n"

@@ -69,7 +69,7 @@ def _trial(config: dict, spec, name: str, base: dict, device: str):
     cfg = default_config(name, b.task, b.spec.binary, **{**base, **config})
     data = unlearn_data(exp, 0)
     torch.manual_seed(0)
-    model = get_method(name).unlearn(copy.deepcopy(original), data, cfg)
+    model, _ = get_method(name).unlearn(copy.deepcopy(original), data, cfg)
     return {"validation_score": Selector("validation", data).score(model)}
 
 
@@ -77,8 +77,9 @@ def run_tune(spec, methods: list[str], trials: int, address: str | None = None, 
     """Search each method (``trials`` trials, the paper's first), write tune.csv, then run the paper's and the
     chosen configuration on the test protocol (results.csv rows ``honest`` and ``tuned``). Returns tune.csv's rows."""
     from .engine import _start_ray, check_address
-    from .runner import PROCEDURES, common_fields, log_line, rows_of_references, run_or_reuse, save_rows, unlearn_data
+    from .runner import common_fields, log_line, rows_of_references, run_or_reuse, save_rows, unlearn_data
     from .unlearning import REFERENCES, default_config, get_method
+    from .unlearning.settings import PROCEDURES
     if trials < 1:
         raise ConfigError(f"--trials must be at least 1 (the paper's configuration is the first trial), got {trials}.")
     bad = [m for m in methods if m in REFERENCES]

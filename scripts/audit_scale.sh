@@ -9,5 +9,5 @@ OUT=${1:-runs/audit-scale}
 if [ -e "$OUT" ]; then echo "$OUT exists: give a new folder (the measurement starts from nothing)" >&2; exit 2; fi
 mkdir -p "$(dirname "$OUT")"
 /usr/bin/time -v -o "$OUT.time" $PY -m gli_helpers audit --benchmark synthetic-mufac --root data/synthetic-mufac \
-  --preset cpu --methods all --models 16 --out "$OUT" --quiet
+  --preset cpu --methods paper --models 16 --out "$OUT" --quiet
 grep -E "Elapsed|Maximum resident" "$OUT.time"

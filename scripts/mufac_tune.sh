@@ -17,6 +17,6 @@ for role in original retrained; do
   fi
 done
 $PY -m gli_helpers tune --benchmark mufac --root "$ZIP" --preset cpu --resolution 48 --epochs 30 \
-  --set milestones=10,20 --methods all --trials 8 --validation-share 0.2 --out $OUT --quiet "$@"
+  --set milestones=10,20 --methods paper --trials 8 --validation-share 0.2 --out $OUT --quiet "$@"
 $PY -m gli_helpers export-results $OUT results/mufac/tuned > /dev/null
 echo "tuning done: results/mufac/tuned/tune.csv, results/mufac/tuned/results.csv"

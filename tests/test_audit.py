@@ -64,7 +64,7 @@ def test_audit_command(tmp_path, small_mufac, cache_dir):
     assert list(both.index) == ["original", "retrained_vs_retrained", "gli", "neggrad", "gli-authors"]  # order kept
     assert both.loc[["original", "gli", "neggrad"], "f"].tolist() == table.loc[["original", "gli", "neggrad"], "f"].tolist()
     config = json.loads(both.loc["gli-authors", "method_config"])
-    assert config["quirks"] == "authors" and config["selection"] == "paper" and config["bn_eval"]
+    assert config["quirks"] == "authors" and config["selection"] == "on_test" and config["bn_eval"]
     assert json.loads(both.loc["gli", "method_config"])["selection"] == "none"
     assert len(list((run / "audit_units").glob("gli-authors-seed*.json"))) == 4  # 4 new units, the others reused
 

@@ -182,7 +182,7 @@ def test_extending_examples_run(tmp_path, small_mufac, cache_dir):
                          env={**os.environ, "PYTHONPATH": f"{tmp_path}:{REPO}"})
     assert run.returncode == 0, run.stderr[-3000:]
     out = run.stdout
-    assert "neggrad_plus" in out and "neggrad " in out and "final_score" in out
+    assert "forget_entropy" in out and "finetune " in out and "final_score" in out
     assert "'forget':" in out and "'retain':" in out and "gli" in out and "finetune" in out
     assert (tmp_path / "runs" / "my-faces" / "results.csv").is_file()
 

@@ -63,7 +63,7 @@ def test_gli_weight_schedule_end_points():
     cfg = default_config("gli", "multiclass")
     assert weight(cfg, 0, 134) == 200.0 and weight(cfg, 133, 134) == 1000.0
     assert weight(cfg, 1, 134) == pytest.approx(200 + 800 / 133)  # the authors' w = 200 + 800 / 133 * batch
-    young = default_config("gli", "multiclass", young=True)
+    young = default_config("gli", "multiclass", binary=True)
     assert (weight(young, 0, 10), weight(young, 9, 10)) == (800.0, 12000.0)
 
 
@@ -72,7 +72,7 @@ def test_scrub_max_pass_raises_the_forget_kl(setup):
     kls = {}
     for forget_pass in (False, True):
         cfg = default_config("scrub", "multiclass", epochs=1, lr=0.01, forget_pass=forget_pass, selection="none")
-        out = get_method("scrub").unlearn(copy.deepcopy(model), data, cfg)
+        out, _ = get_method("scrub").unlearn(copy.deepcopy(model), data, cfg)
         kls[forget_pass] = kl_on(out, model, data.forget, t=4.0)
     assert kls[True] > 2 * kls[False], kls
 
@@ -83,7 +83,7 @@ def test_bad_teaching_moves_forget_outputs_toward_the_incompetent_teacher(setup)
         torch.manual_seed(20_000 + data.seed)  # the bad teacher Bad Teaching builds for this seed
         bad = build_model(data.arch, data.num_outputs).eval()
     cfg = default_config("bad_teaching", "multiclass", lr=0.01, selection="none")
-    out = get_method("bad_teaching").unlearn(copy.deepcopy(model), data, cfg)
+    out, _ = get_method("bad_teaching").unlearn(copy.deepcopy(model), data, cfg)
     assert kl_on(out, bad, data.forget) < 0.8 * kl_on(model, bad, data.forget)
 
 
@@ -134,7 +134,7 @@ def test_distill_kl_matches_a_hand_computation():
 def test_bn_eval_leaves_batchnorm_statistics_unchanged(setup, name):
     model, data = setup
     for bn_eval in (True, False):
-        out = get_method(name).unlearn(copy.deepcopy(model), data,
+        out, _ = get_method(name).unlearn(copy.deepcopy(model), data,
                                        default_config(name, "multiclass", epochs=1, bn_eval=bn_eval, selection="none"))
         same = all(torch.equal(a, b) for a, b in zip(bn_stats(out).values(), bn_stats(model).values(), strict=True))
         assert same == bn_eval, (name, bn_eval)
@@ -148,8 +148,8 @@ def test_unlearning_batches_are_augmented_unless_asked_not_to(setup):
         run = Run(model, data, default_config("finetune", "multiclass", augment=augment, selection="none"))
         x, _ = run.batch(data.retain, idx)
         assert torch.equal(x, clean) != augment
-    a = get_method("finetune").unlearn(copy.deepcopy(model), data, default_config("finetune", "multiclass", epochs=1))
-    b = get_method("finetune").unlearn(copy.deepcopy(model), data,
+    a, _ = get_method("finetune").unlearn(copy.deepcopy(model), data, default_config("finetune", "multiclass", epochs=1))
+    b, _ = get_method("finetune").unlearn(copy.deepcopy(model), data,
                                        default_config("finetune", "multiclass", epochs=1, augment=False))
     assert not torch.equal(a.fc.weight, b.fc.weight)
 
@@ -157,19 +157,18 @@ def test_unlearning_batches_are_augmented_unless_asked_not_to(setup):
 @pytest.mark.parametrize("name", ["finetune", "cf_k", "eu_k", "neggrad", "unsir", "scrub", "bad_teaching", "gli"])
 def test_every_method_has_paper_selection(setup, name):
     model, data = setup
-    cfg = default_config(name, "multiclass", epochs=1, selection="paper", patience=2)
+    cfg = default_config(name, "multiclass", epochs=1, selection="on_test", patience=2)
     data = copy.copy(data)
-    data.report = {}
-    get_method(name).unlearn(copy.deepcopy(model), data, cfg)
-    assert data.report["selection"] == "paper" and data.report["selected_step"] >= 1
-    assert data.report["optimizer_steps"] >= data.report["selected_step"]
+    _, report = get_method(name).unlearn(copy.deepcopy(model), data, cfg)
+    assert report["selection"] == "on_test" and report["selected_step"] >= 1
+    assert report["optimizer_steps"] >= report["selected_step"]
 
 
 class Scripted(Selector):
     """The real selector with its score replaced by a script, to pin the bookkeeping."""
 
     def __init__(self, data, scores, patience):
-        super().__init__("paper", data, patience)
+        super().__init__("on_test", data, patience)
         self.scores = iter(scores)
 
     def score(self, model):
@@ -197,7 +196,7 @@ def test_gli_authors_loop_moves_batchnorm_statistics_in_batch_one_only(setup):
     model, data = setup
     cfg = default_config("gli", "multiclass", quirks="authors", batch_size=16)
     assert (cfg.bn_eval, cfg.first_batch_train, cfg.recompute_forget, cfg.skip_short_forget, cfg.selection,
-            cfg.patience, cfg.momentum) == (True, True, True, True, "paper", 3, 0.0)
+            cfg.patience, cfg.momentum) == (True, True, True, True, "on_test", 3, 0.0)
     seen = []
     get_method("gli").unlearn(copy.deepcopy(model), data, cfg, on_step=lambda s, m: seen.append(bn_stats(m)))
     start = bn_stats(model)
@@ -225,9 +224,8 @@ def test_gli_authors_loop_skips_retain_batches_paired_with_a_short_forget_batch(
     counts = {}
     for skip in (False, True):
         cfg = default_config("gli", "multiclass", batch_size=bs, selection="none", skip_short_forget=skip)
-        data.report = {}
-        get_method("gli").unlearn(copy.deepcopy(model), data, cfg)
-        counts[skip] = data.report["optimizer_steps"]
+        _, report = get_method("gli").unlearn(copy.deepcopy(model), data, cfg)
+        counts[skip] = report["optimizer_steps"]
     assert counts == {False: len(retain_batches), True: len(retain_batches) - short}
 
 
@@ -276,7 +274,7 @@ def test_gli_diagnostics_are_recorded_per_step_without_changing_the_run(setup):
         seen = []
         cfg = default_config("gli", "multiclass", quirks="authors", selection="none", diagnostics=diag, max_steps=2,
                              skip_short_forget=False)
-        m = get_method("gli").unlearn(copy.deepcopy(model), data, cfg,
+        m, _ = get_method("gli").unlearn(copy.deepcopy(model), data, cfg,
                                       on_step=lambda step, m, info=None, seen=seen: seen.append((step, info)))
         runs[diag] = (m.state_dict(), seen)
     plain, diagnosed = runs[False], runs[True]
@@ -291,7 +289,6 @@ def test_gli_diagnostics_are_recorded_per_step_without_changing_the_run(setup):
 def test_max_steps_stops_every_method(setup):
     model, data = setup
     for name in ("finetune", "neggrad", "gli"):
-        data.report = {}
-        get_method(name).unlearn(copy.deepcopy(model), data, default_config(name, "multiclass", selection="none",
+        _, report = get_method(name).unlearn(copy.deepcopy(model), data, default_config(name, "multiclass", selection="none",
                                                                              max_steps=2))
-        assert data.report["optimizer_steps"] == 2 and data.report["stopped_at_max_steps"]
+        assert report["optimizer_steps"] == 2 and report["stopped_at_max_steps"]

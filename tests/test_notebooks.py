@@ -141,7 +141,7 @@ def test_02_compares_procedures(executed):
     run, figs, _ = executed
     r = pd.read_csv(run / "results.csv")
     authors = r[(r.procedure == "authors") & ~r.method.isin(["original", "retrained"])]
-    assert set(authors.selection) == {"paper"} and authors.quirks.str.contains("bn_eval").all()
+    assert set(authors.selection) == {"on_test"} and authors.quirks.str.contains("bn_eval").all()
     t = pd.read_csv(run / "02_procedures.csv", index_col=[0, 1])
     gli = t.loc[("resnet18", "gli")]
     assert gli["authors - default"] == pytest.approx(gli["authors mean"] - gli["default mean"])
@@ -210,7 +210,7 @@ def test_07_reruns_protocol_7_the_authors_gli_loop_and_selection(executed, small
     t = pd.read_csv(run / "07_audit_intervals.csv").set_index("method")
     assert list(t.index) == ["original", "retrained_vs_retrained", "gli-authors"]
     config = json.loads(t.at["gli-authors", "method_config"])
-    assert config["quirks"] == "authors" and config["selection"] == "paper" and config["bn_eval"]
+    assert config["quirks"] == "authors" and config["selection"] == "on_test" and config["bn_eval"]
     audit = pd.read_csv(run / "audit.csv")
     assert {"gli", "gli-authors"} <= set(audit.method)  # the honest rows are kept
     assert "gli-authors: F" in _text(done[0])

@@ -27,7 +27,7 @@ def test_every_method_declares_a_valid_space_that_holds_its_paper_value():
     from gli_helpers.unlearning import default_config
     for name, m in METHODS.items():
         space = m.search_space
-        assert "lr" in space, name
+        assert space and ("lr" in space or name == "ssd"), name  # SSD takes no gradient steps: no learning rate
         check_space(name, space, m.config_class)
         paper = default_config(name, "multiclass")
         for key, (_, low, high) in space.items():

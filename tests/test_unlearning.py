@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 
 import pytest
 import torch
@@ -15,9 +16,10 @@ from gli_helpers.models import blocks
 from gli_helpers.runner import run_benchmark, unlearn_data
 from gli_helpers.train import train_model
 from gli_helpers.unlearning import (
-    MAIN_METHODS,
     METHODS,
+    PAPER_METHODS,
     default_config,
+    distinct_methods,
     get_method,
     gli_perturb,
     parse_method_overrides,
@@ -50,18 +52,18 @@ def weights(model):
     return {k: v.clone() for k, v in model.state_dict().items()}
 
 
-@pytest.mark.parametrize("name", MAIN_METHODS)
+@pytest.mark.parametrize("name", distinct_methods())
 def test_method_changes_weights_keeps_them_finite(mufac_setup, name):
     original, data, bench = mufac_setup
     model = copy.deepcopy(original)
     before = weights(model)
     steps = []
     cfg = default_config(name, "multiclass", **({"selection": "none"} if name == "gli" else {}), **FAST)
-    out = get_method(name).unlearn(model, data, cfg, on_step=lambda s, m: steps.append(s))
+    out, report = get_method(name).unlearn(model, data, cfg, on_step=lambda s, m: steps.append(s))
     after = out.state_dict()
     assert any(not torch.equal(before[k], after[k]) for k in before)
     assert all(torch.isfinite(v.float()).all() for v in after.values())
-    assert steps and steps == sorted(steps)
+    assert steps == list(range(1, report["optimizer_steps"] + 1))  # every step reported, in order (SSD takes none)
     from gli_helpers.metrics import predict
     # the model it hands back is the one it changed: its outputs on the forget images moved
     assert not torch.allclose(predict(out, data.forget, CPU), predict(original, data.forget, CPU))
@@ -69,24 +71,32 @@ def test_method_changes_weights_keeps_them_finite(mufac_setup, name):
 
 # What each method must move on the multi-label task, with BatchNorm frozen so that only its gradient steps act:
 # (split, the quantity, the direction). Fine-tuning-like methods lower the retain loss; the methods that push the
-# forget images away raise their loss, or (SCRUB, whose max pass is its forgetting step) their KL to the Original.
+# forget images away raise their loss, or (SCRUB, whose max pass is its forgetting step) their KL to the Original;
+# Random Labels and SalUn pull the forget images toward their wrong labels ("wrong": the loss on those), which ends
+# below fine-tuning's with the same budget ("below finetune": the small model here is barely trained, so a few steps
+# on retain images move every loss by themselves, and the forget set is a small share of the batches). SSD runs
+# with alpha 1 (at its default of 10 no parameter of this model is ten times more important to the forget set, and
+# it rightly changes nothing).
 MULTILABEL_DIRECTION = {
     "finetune": ("retain", "loss", "down"), "cf_k": ("retain", "loss", "down"), "eu_k": ("forget", "loss", "up"),
     "neggrad": ("forget", "loss", "up"), "unsir": ("retain", "loss", "down"), "scrub": ("forget", "kl", "up"),
     "bad_teaching": ("forget", "loss", "up"), "gli": ("retain", "loss", "down"),
+    "neggrad_plus": ("retain", "loss", "down"), "l1_sparse": ("retain", "loss", "down"),
+    "random_labels": ("forget", "wrong", "below finetune"), "salun": ("forget", "wrong", "below finetune"),
+    "ssd": ("forget", "loss", "up"),
 }
+MULTILABEL_SETTINGS = {"gli": {"selection": "none"}, "ssd": {"alpha": 1.0}}
 
 
-@pytest.mark.parametrize("name", MAIN_METHODS)
+@pytest.mark.parametrize("name", distinct_methods())
 def test_multilabel_path_every_method(mucac_setup, name):
     from gli_helpers.metrics import predict, task_loss
     from gli_helpers.unlearning.common import distill_kl
     original, data, bench = mucac_setup
     model = copy.deepcopy(original)
-    cfg = default_config(name, "multilabel", **({"selection": "none"} if name == "gli" else {}), **FAST,
-                         bn_eval=True, augment=False)
+    cfg = default_config(name, "multilabel", **MULTILABEL_SETTINGS.get(name, {}), **FAST, bn_eval=True, augment=False)
     assert name != "gli" or cfg.perturbation_steps == 5  # the multi-label default K
-    out = get_method(name).unlearn(model, data, cfg)
+    out, _ = get_method(name).unlearn(model, data, cfg)
     split_name, quantity, direction = MULTILABEL_DIRECTION[name]
     split = getattr(data, split_name)
 
@@ -94,8 +104,16 @@ def test_multilabel_path_every_method(mucac_setup, name):
         logits = predict(m, split, CPU)
         if quantity == "kl":
             return float(distill_kl(logits, predict(original, split, CPU), "multilabel", 1.0))
+        if quantity == "wrong":
+            from gli_helpers.unlearning.random_labels import forget_targets
+            return float(task_loss(logits, forget_targets(data), "multilabel"))
         return float(task_loss(logits, split.labels, "multilabel"))
-    before, after = measure(original), measure(out)
+    if direction == "below finetune":
+        before = measure(get_method("finetune").unlearn(copy.deepcopy(original), data, default_config(
+            "finetune", "multilabel", **FAST, bn_eval=True, augment=False))[0])
+    else:
+        before = measure(original)
+    after = measure(out)
     assert (after > before) if direction == "up" else (after < before), (name, split_name, quantity, before, after)
     assert "top2_acc" not in evaluate(out, bench, CPU)  # no top-2 accuracy for multi-label outputs
 
@@ -103,7 +121,7 @@ def test_multilabel_path_every_method(mucac_setup, name):
 def test_neggrad_lowers_forget_accuracy(mufac_setup):
     original, data, bench = mufac_setup
     before = evaluate(original, bench, CPU)
-    out = get_method("neggrad").unlearn(copy.deepcopy(original), data, default_config("neggrad", "multiclass", lr=0.01))
+    out, _ = get_method("neggrad").unlearn(copy.deepcopy(original), data, default_config("neggrad", "multiclass", lr=0.01))
     after = evaluate(out, bench, CPU)
     assert after["forget_acc"] < before["forget_acc"]
     assert after["forget_loss"] > before["forget_loss"]
@@ -130,7 +148,7 @@ def test_eu_k_reinitializes_last_blocks(mufac_setup):
     assert torch.equal(model.layer2[0].conv1.weight, original.layer2[0].conv1.weight)
     # fresh BatchNorm statistics in the re-initialised blocks
     assert torch.equal(model.layer4[0].bn1.running_mean, torch.zeros_like(model.layer4[0].bn1.running_mean))
-    out = get_method("eu_k").unlearn(copy.deepcopy(original), data, default_config("eu_k", "multiclass", **FAST))
+    out, _ = get_method("eu_k").unlearn(copy.deepcopy(original), data, default_config("eu_k", "multiclass", **FAST))
     assert torch.equal(out.layer1[0].conv1.weight, original.layer1[0].conv1.weight)
 
 
@@ -161,8 +179,9 @@ def test_gli_selection_modes(mufac_setup, small_mufac, cache_dir):
     with pytest.raises(ConfigError, match="validation split"):
         get_method("gli").unlearn(copy.deepcopy(original), data, default_config("gli", "multiclass",
                                                                                  selection="validation"))
-    get_method("gli").unlearn(copy.deepcopy(original), data, default_config("gli", "multiclass", selection="paper"))
-    assert data.report["selection"] == "paper" and data.report["selected_step"] >= 1
+    _, report = get_method("gli").unlearn(copy.deepcopy(original), data, default_config("gli", "multiclass",
+                                                                                         selection="on_test"))
+    assert report["selection"] == "on_test" and report["selected_step"] >= 1
 
 
 def test_registry_errors_and_presets():
@@ -170,9 +189,11 @@ def test_registry_errors_and_presets():
         get_method("retrain_everything")
     with pytest.raises(ConfigError, match="no setting"):
         default_config("gli", "multiclass", temperature=3)
-    assert parse_methods("all") == list(MAIN_METHODS) and len(METHODS) == 10
+    assert parse_methods("all") == list(distinct_methods()) and parse_methods("paper") == list(PAPER_METHODS)
+    assert set(PAPER_METHODS) < set(distinct_methods())
+    assert set(METHODS) - set(distinct_methods()) == {n for n, m in METHODS.items() if m.fixed}  # variants: unranked
     assert default_config("gli_l1", "multiclass").distance == "l1"
-    young = default_config("gli", "multiclass", young=True)
+    young = default_config("gli", "multiclass", binary=True)
     assert (young.w0, young.w1, young.perturbation_steps) == (800.0, 12000.0, 5)
     assert default_config("gli", "multiclass").perturbation_steps == 2
     with pytest.raises(ConfigError, match="valid: l2, l1, cosine"):
@@ -265,3 +286,47 @@ def test_a_method_record_is_not_reused_on_other_evaluation_splits(tmp_path, mufa
     assert "reused" in logs[-1]
     run_benchmark(Experiment(mufac_bench, cfg, CPU, tmp_path), ["finetune"], [0], trajectory_every=0, log=logs.append)
     assert "reused" not in logs[-1]
+
+
+def test_settings_layers_refuse_contradictions():
+    from gli_helpers.unlearning.settings import PROCEDURES
+    # the layers in order: task default < quirk set < procedure < the run's settings < pinned values
+    authors_gli = default_config("gli", "multiclass", procedure="authors", quirks="authors", lr=0.002)
+    assert (authors_gli.selection, authors_gli.bn_eval, authors_gli.recompute_forget, authors_gli.lr) == \
+        ("on_test", True, True, 0.002)
+    assert default_config("gli", "multilabel", procedure="honest").perturbation_steps == 5
+    with pytest.raises(ConfigError, match=r"quirk set 'authors' of gli contradicts --procedure honest.*selection='on_test'"):
+        default_config("gli", "multiclass", procedure="honest", quirks="authors")
+    with pytest.raises(ConfigError, match=r"--procedure honest sets bn_eval=False.*finetune ask for bn_eval=True"):
+        default_config("finetune", "multiclass", procedure="honest", bn_eval=True)
+    with pytest.raises(ConfigError, match=r"gli_l1 always runs with distance='l1'.*distance='l2'"):
+        default_config("gli_l1", "multiclass", distance="l2")
+    with pytest.raises(ConfigError, match="unknown procedure 'fair'"):
+        default_config("gli", "multiclass", procedure="fair")
+    for name in distinct_methods():  # every procedure holds for every method with its own defaults
+        for procedure, fixed in PROCEDURES.items():
+            cfg = default_config(name, "multiclass", procedure=procedure)
+            assert all(getattr(cfg, k) == v for k, v in fixed.items())
+
+
+def test_old_selection_name_refused_with_hint_and_read_from_records():
+    from gli_helpers.runner import _as_current
+    from gli_helpers.unlearning.gli import GLIConfig
+    with pytest.raises(ConfigError, match="'paper' is now called 'on_test'"):
+        default_config("gli", "multiclass", selection="paper")
+    stored = {**default_config("gli", "multiclass", procedure="authors").to_dict(), "selection": "paper"}
+    assert _as_current(GLIConfig, stored)["selection"] == "on_test"  # a record written before the rename is reused
+
+
+def test_range_rules_are_declared_by_each_class():
+    from gli_helpers.unlearning.common import MethodConfig
+    from gli_helpers.unlearning.gli import GLIConfig
+    assert "alpha" not in MethodConfig.range_rules()[0] and "alpha" in GLIConfig.range_rules()[0]
+    assert "w1" in GLIConfig.range_rules()[1] and "lr" in GLIConfig.range_rules()[0]
+    with pytest.raises(ConfigError, match="alpha must be positive"):
+        default_config("gli", "multiclass", alpha=0.0)
+    with pytest.raises(ConfigError, match="k must be positive"):
+        default_config("cf_k", "multiclass", k=0)
+    for m in METHODS.values():  # every declared rule names a field of its class
+        names = {f.name for f in dataclasses.fields(m.config_class)}
+        assert set(sum(m.config_class.range_rules(), ())) <= names, m.name

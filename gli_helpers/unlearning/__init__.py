@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..errors import ConfigError
-from . import bad_teaching, cf_k, eu_k, finetune, gli, neggrad, scrub, unsir
+from . import bad_teaching, cf_k, eu_k, finetune, gli, l1_sparse, neggrad, neggrad_plus, random_labels, salun, scrub, ssd, unsir
 from .common import EarlyStop, MethodConfig, Run, UnlearnData
 from .gli import gli_perturb
 
@@ -39,21 +39,43 @@ class Method:
         """What ``tune`` searches: setting -> (kind, low, high), declared in the method's module."""
         return dict(getattr(self.module, "SEARCH_SPACE", {}))
 
-    def unlearn(self, model, data: UnlearnData, config: MethodConfig, on_step=None):
-        """Unlearn with ``config``; ``on_step(step, model)`` is called after every optimizer step (with an
-        ``info`` keyword holding the step's diagnostics when the method records some: GLI's ``diagnostics``). Checkpoint
-        selection (``config.selection``) may stop it early and restores the chosen weights."""
+    def unlearn(self, model, data: UnlearnData, config: MethodConfig, on_step=None) -> tuple[object, dict]:
+        """Unlearn ``model`` in place with ``config``: (the model, its report). ``on_step(step, model)`` is called
+        after every optimizer step (with an ``info`` keyword holding the step's diagnostics when the method records
+        some: GLI's ``diagnostics``). Checkpoint selection (``config.selection``) may stop it early and restores the
+        chosen weights."""
+        if not isinstance(config, self.config_class):
+            raise ConfigError(f"{self.name} takes a {self.config_class.__name__}, got a {type(config).__name__}.")
         run = Run(model, data, config, on_step)
         try:
-            self.module.unlearn(model, data, config, run)
+            run.report.update(self.module.unlearn(run) or {})
         except EarlyStop:
             pass
-        run.finish()
-        return model
+        return model, run.finish()
 
 
-# Adding a method: one module (unlearn, its configuration dataclass, LABEL, POSITION) and one line here.
-METHODS = {m.name: m for m in (
+# Adding a method: one module (``unlearn(run)``, its configuration dataclass with its range rules, LABEL, POSITION
+# and SEARCH_SPACE) and one line here. Entries with ``fixed`` settings are variants of another method: they are run
+# and tabled, but not ranked among the distinct methods (``distinct_methods()``, what ``all`` stands for).
+METHODS: dict[str, Method] = {}
+
+
+def register(method: Method) -> Method:
+    """Add ``method`` to the registry (its name must be new); returns it. The package's own methods are the lines
+    below; a user's module can be added the same way (docs/EXTENDING.md)."""
+    if method.name in METHODS or method.name in REFERENCES or method.name in ("all", "paper", "ablation"):
+        raise ConfigError(f"a method named {method.name!r} already exists; choose another name.")
+    METHODS[method.name] = method
+    return method
+
+
+def unregister(name: str) -> None:
+    """Remove a method added with ``register`` (e.g. a throw-away one in a test)."""
+    METHODS.pop(name, None)
+
+
+REFERENCES = {"original": ("Original", 0), "retrained": ("Retrained", 1)}  # name -> (label, position)
+for _entry in (
     Method.of(finetune),
     Method.of(cf_k),
     Method.of(eu_k),
@@ -64,9 +86,23 @@ METHODS = {m.name: m for m in (
     Method.of(gli),
     Method.of(gli, "gli_l1", "GLI (L1)", gli.POSITION + 0.1, (("distance", "l1"),)),
     Method.of(gli, "gli_cosine", "GLI (cosine)", gli.POSITION + 0.2, (("distance", "cosine"),)),
-)}
-REFERENCES = {"original": ("Original", 0), "retrained": ("Retrained", 1)}  # name -> (label, position)
-MAIN_METHODS = ("finetune", "cf_k", "eu_k", "neggrad", "unsir", "scrub", "bad_teaching", "gli")
+    Method.of(neggrad_plus),
+    Method.of(l1_sparse),
+    Method.of(random_labels),
+    Method.of(salun),
+    Method.of(ssd),
+):
+    register(_entry)
+
+
+def distinct_methods() -> tuple[str, ...]:
+    """The registry's distinct methods (no fixed-setting variants), in table order: what ``all`` runs and what
+    rankings count."""
+    return tuple(sorted((n for n, m in METHODS.items() if not m.fixed), key=lambda n: METHODS[n].position))
+
+
+# The paper's comparison (GLI and its seven baselines), fixed by the paper: what ``paper`` stands for.
+PAPER_METHODS = ("finetune", "cf_k", "eu_k", "neggrad", "unsir", "scrub", "bad_teaching", "gli")
 
 
 def method_label(name: str) -> str:
@@ -93,31 +129,34 @@ def get_method(name: str) -> Method:
     return METHODS[name]
 
 
-def default_config(name: str, task: str, young: bool = False, **overrides) -> MethodConfig:
-    """The paper's configuration of ``name`` for a task, with overrides."""
-    m = get_method(name)
-    return m.config_class.for_task(task, young, **{**overrides, **dict(m.fixed)})
+def default_config(name: str, task: str, binary: bool = False, procedure: str = "default", **overrides) -> MethodConfig:
+    """The configuration of ``name`` for a task (``binary``: the benchmark's binary task) under ``procedure``, with
+    overrides: the layers of ``settings.resolve``, contradictions refused."""
+    from .settings import resolve
+    return resolve(get_method(name), task, binary, procedure, overrides)
 
 
 def parse_methods(spec: str) -> list[str]:
-    """A comma list of names, where ``all`` stands for the eight methods and ``ablation`` for GLI with
-    l2, l1 and cosine distances (e.g. ``all,ablation``)."""
+    """A comma list of names, where ``all`` stands for the registry's distinct methods, ``paper`` for the paper's
+    eight (GLI and its seven baselines) and ``ablation`` for GLI with l2, l1 and cosine distances (e.g.
+    ``paper,ablation``)."""
     names = []
     for token in (s.strip() for s in spec.split(",")):
-        expanded = list(MAIN_METHODS) if token == "all" else ["gli", "gli_l1", "gli_cosine"] if token == "ablation" \
-            else [token] if token else []
+        expanded = (list(distinct_methods()) if token == "all" else list(PAPER_METHODS) if token == "paper"
+                    else ["gli", "gli_l1", "gli_cosine"] if token == "ablation" else [token] if token else [])
         for n in expanded:
             if n not in REFERENCES:
                 get_method(n)
             if n not in names:
                 names.append(n)
     if not names:
-        raise ConfigError("no methods given; use all, ablation, or a comma list such as gli,finetune.")
+        raise ConfigError("no methods given; use all, paper, ablation, or a comma list such as gli,finetune.")
     return names
 
 
-__all__ = ["METHODS", "MAIN_METHODS", "REFERENCES", "Method", "MethodConfig", "UnlearnData", "default_config",
-           "get_method", "gli_perturb", "method_label", "method_order", "parse_methods"]
+__all__ = ["METHODS", "PAPER_METHODS", "REFERENCES", "Method", "MethodConfig", "Run", "UnlearnData", "default_config",
+           "distinct_methods", "get_method", "gli_perturb", "method_label", "method_order", "parse_methods", "register",
+           "unregister"]
 
 
 def parse_method_overrides(text: str | None) -> dict:

@@ -10,7 +10,7 @@ import torch
 
 from ..models import build_model
 from ..runtime import forward
-from .common import MethodConfig, Run, UnlearnData, distill_kl, retain_with_forget, sgd
+from .common import MethodConfig, Run, distill_kl, retain_with_forget, sgd
 
 LABEL = "Bad Teaching"  # its name in tables and figures
 POSITION = 7  # its row in tables and figures (the paper's order)
@@ -22,9 +22,11 @@ SEARCH_SPACE = {"lr": ("log", 1e-4, 3e-2), "temperature": ("float", 0.5, 4.0)}
 class BadTeachingConfig(MethodConfig):
     epochs: int = 1
     temperature: float = 1.0
+    POSITIVE = ('temperature',)  # range rules of this class's own fields (not dataclass fields: no annotation)
 
 
-def unlearn(model, data: UnlearnData, cfg: BadTeachingConfig, run: Run):
+def unlearn(run: Run) -> None:
+    model, data, cfg = run.model, run.data, run.cfg
     good = copy.deepcopy(model).eval().requires_grad_(False)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(20_000 + data.seed)

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from ..errors import ConfigError
 from ..models import blocks
-from .common import MethodConfig, Run, UnlearnData
+from .common import MethodConfig, Run
 from .finetune import train_on_retain
 
 LABEL = "CF-k"  # its name in tables and figures
@@ -22,6 +22,7 @@ SEARCH_SPACE = {"lr": ("log", 1e-4, 3e-2), "k": ("int", 1, 4)}
 @dataclass
 class CFkConfig(MethodConfig):
     k: int = 3
+    POSITIVE = ('k',)  # range rules of this class's own fields (not dataclass fields: no annotation)
 
 
 def split_blocks(model, k: int):
@@ -43,5 +44,5 @@ def train_last_k(model, run: Run) -> None:
         model.requires_grad_(True)
 
 
-def unlearn(model, data: UnlearnData, cfg: CFkConfig, run: Run):
-    train_last_k(model, run)
+def unlearn(run: Run) -> None:
+    train_last_k(run.model, run)

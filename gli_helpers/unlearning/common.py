@@ -3,7 +3,8 @@ BatchNorm, checkpoint selection), batching, the forget-batch cycle, losses, and 
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, fields
+from typing import ClassVar
 
 import torch
 import torch.nn.functional as F
@@ -21,7 +22,7 @@ class UnlearnData:
     """Everything a method may use: the retain and forget sets, the task, and where to run.
 
     ``validation`` is present when the benchmark holds one (for honest model selection);
-    ``test`` and ``unseen`` only for the authors' "paper" selection, which looks at them.
+    ``test`` and ``unseen`` only for the authors' selection (``on_test``), which looks at them.
     """
 
     retain: Split
@@ -35,7 +36,6 @@ class UnlearnData:
     validation: Split | None = None
     test: Split | None = None
     unseen: Split | None = None
-    report: dict = field(default_factory=dict)  # what a method wants recorded next to its result
 
 
 @dataclass
@@ -46,7 +46,7 @@ class MethodConfig:
     loaders (False: clean images). ``bn_eval``: the model stays in eval mode during updates, so BatchNorm's
     running statistics are frozen (the authors' runs). ``selection``: the checkpoint kept, evaluated every
     ``select_every`` optimizer steps with early stopping after ``patience`` evaluations without gain:
-    ``none`` (the final model), ``validation`` (a held-out validation split), ``paper`` (the authors': the
+    ``none`` (the final model), ``validation`` (a held-out validation split), ``on_test`` (the authors': the
     final score on test and unseen themselves, optimistic) or ``auto`` (validation when the benchmark has one).
     ``max_steps``: stop after this many optimizer steps (0: no limit), e.g. to follow the first batches only.
     """
@@ -62,14 +62,24 @@ class MethodConfig:
     select_every: int = 1
     max_steps: int = 0
 
-    # Ranges checked for whichever of these fields a method has.
-    _POSITIVE = ("epochs", "lr", "batch_size", "perturbation_steps", "alpha", "temperature", "noise_steps", "noise_lr",
-                 "patience", "select_every", "k")
-    _NON_NEGATIVE = ("momentum", "w0", "w1", "kl_weight", "repair_epochs", "max_steps")
+    # The range rules of this class's own fields; a method's class declares those of the fields it adds, and
+    # every class in the hierarchy is checked.
+    POSITIVE: ClassVar[tuple[str, ...]] = ("epochs", "lr", "batch_size", "patience", "select_every")
+    NON_NEGATIVE: ClassVar[tuple[str, ...]] = ("momentum", "max_steps")
+
+    @classmethod
+    def range_rules(cls) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """(positive, non-negative) field names, gathered from the class and its bases."""
+        chain = [c for c in cls.__mro__ if issubclass(c, MethodConfig)]
+        return (tuple(n for c in chain for n in vars(c).get("POSITIVE", ())),
+                tuple(n for c in chain for n in vars(c).get("NON_NEGATIVE", ())))
 
     def __post_init__(self):
-        from .selection import MODES
-        raise_problems(type(self).__name__, config_problems(self, self._POSITIVE, self._NON_NEGATIVE))
+        from .selection import MODES, OLD_MODES
+        if self.selection in OLD_MODES:
+            raise ConfigError(f"selection {self.selection!r} is now called {OLD_MODES[self.selection]!r} (the checkpoint "
+                              "chosen on the reported test and unseen splits); write that instead.")
+        raise_problems(type(self).__name__, config_problems(self, *self.range_rules()))
         if self.selection not in MODES:
             raise ConfigError(f"unknown selection {self.selection!r}; valid: {', '.join(MODES)}.")
 
@@ -77,9 +87,9 @@ class MethodConfig:
         return {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(self).items()}
 
     @classmethod
-    def for_task(cls, task: str, young: bool = False, **overrides) -> MethodConfig:
-        """The paper's values for a task (``multiclass`` / ``multilabel``; ``young`` for the binary task)."""
-        values = {**cls.task_defaults(task, young), **overrides}
+    def for_task(cls, task: str, binary: bool = False, **overrides) -> MethodConfig:
+        """The paper's values for a task (``multiclass`` / ``multilabel``; ``binary``: the binary task, MUCAC young)."""
+        values = {**cls.task_defaults(task, binary), **overrides}
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(values) - known)
         if unknown:
@@ -88,8 +98,19 @@ class MethodConfig:
         return cls(**values)
 
     @classmethod
-    def task_defaults(cls, task: str, young: bool) -> dict:
+    def task_defaults(cls, task: str, binary: bool) -> dict:
         return {}
+
+
+def current_settings(stored: dict | None) -> dict | None:
+    """A stored method configuration with the old names of values converted (``selection="paper"`` is now
+    ``"on_test"``), so that records written before a rename still read and match."""
+    from .selection import OLD_MODES
+    if not isinstance(stored, dict):
+        return stored
+    if stored.get("selection") in OLD_MODES:
+        return {**stored, "selection": OLD_MODES[stored["selection"]]}
+    return stored
 
 
 def epoch_batches(n: int, batch_size: int, seed: int, epoch: int) -> list[torch.Tensor]:
@@ -110,16 +131,18 @@ class EarlyStop(Exception):
 
 
 class Run:
-    """One unlearning run's shared machinery: batches (augmented when ``cfg.augment``, from one seeded
+    """What a method's ``unlearn(run)`` receives: the model to change (``model``), its inputs (``data``), its
+    configuration (``cfg``) and the shared machinery: batches (augmented when ``cfg.augment``, from one seeded
     generator), the model's mode during updates (``cfg.bn_eval``), optimizer steps reported to ``on_step``,
     and checkpoint selection with early stopping. ``Method.unlearn`` creates it and calls ``finish``.
     A method may attach per-step diagnostics to the next step with ``note``; ``on_step`` then receives them as
-    its ``info`` keyword (it is called with two arguments when there are none)."""
+    its ``info`` keyword (it is called with two arguments when there are none). What the method returns (a dict,
+    or None) is recorded next to its result, with the selection and step count that ``finish`` adds."""
 
     def __init__(self, model, data: UnlearnData, cfg: MethodConfig, on_step=None):
         from .selection import Selector
         self.model, self.data, self.cfg, self.on_step = model, data, cfg, on_step
-        self.step, self.info = 0, {}
+        self.step, self.info, self.report = 0, {}, {}
         self.generator = torch.Generator().manual_seed(data.seed * 7919 + 101)
         self.selector = Selector(cfg.selection, data, cfg.patience, cfg.select_every)
 
@@ -150,14 +173,15 @@ class Run:
         if self.selector.update(self.step, self.model):
             raise EarlyStop
         if self.step == self.cfg.max_steps:
-            self.data.report["stopped_at_max_steps"] = True
+            self.report["stopped_at_max_steps"] = True
             raise EarlyStop
         return self.step
 
-    def finish(self) -> None:
-        """Restore the selected checkpoint (if any) and record the selection and step count in the report."""
+    def finish(self) -> dict:
+        """Restore the selected checkpoint (if any); the report with the selection and step count."""
         self.selector.restore_best(self.model)
-        self.data.report.update(self.selector.describe(), optimizer_steps=self.step)
+        self.report.update(self.selector.describe(), optimizer_steps=self.step)
+        return self.report
 
 
 class Cycle:

@@ -10,7 +10,7 @@ import torch
 
 from ..models import blocks, build_model
 from .cf_k import train_last_k
-from .common import MethodConfig, Run, UnlearnData
+from .common import MethodConfig, Run
 
 LABEL = "EU-k"  # its name in tables and figures
 POSITION = 8  # its row in tables and figures (the paper's order)
@@ -21,6 +21,7 @@ SEARCH_SPACE = {"lr": ("log", 1e-4, 3e-2), "k": ("int", 1, 4)}
 @dataclass
 class EUkConfig(MethodConfig):
     k: int = 3
+    POSITIVE = ('k',)  # range rules of this class's own fields (not dataclass fields: no annotation)
 
 
 def reinitialize_last(model, arch: str, num_outputs: int, k: int, seed: int) -> None:
@@ -33,6 +34,7 @@ def reinitialize_last(model, arch: str, num_outputs: int, k: int, seed: int) -> 
         target.load_state_dict(source.state_dict())
 
 
-def unlearn(model, data: UnlearnData, cfg: EUkConfig, run: Run):
+def unlearn(run: Run) -> None:
+    model, data, cfg = run.model, run.data, run.cfg
     reinitialize_last(model, data.arch, data.num_outputs, cfg.k, data.seed)
     train_last_k(model, run)

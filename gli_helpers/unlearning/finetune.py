@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .common import MethodConfig, Run, UnlearnData, epoch_batches, loss_of, sgd
+from .common import MethodConfig, Run, epoch_batches, loss_of, sgd
 
 LABEL = "Fine-tuning"  # its name in tables and figures
 POSITION = 2  # its row in tables and figures (the paper's order)
@@ -28,5 +28,5 @@ def train_on_retain(model, params, run: Run, epochs: int, frozen=()) -> None:
             run.take_step(opt, loss_of(model, x, y, data.task, data.amp))
 
 
-def unlearn(model, data: UnlearnData, cfg: FinetuneConfig, run: Run):
-    train_on_retain(model, model.parameters(), run, cfg.epochs)
+def unlearn(run: Run) -> None:
+    train_on_retain(run.model, run.model.parameters(), run, run.cfg.epochs)

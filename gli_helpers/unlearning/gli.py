@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from ..errors import ConfigError
 from ..metrics import task_loss
 from ..runtime import forward
-from .common import MethodConfig, Run, UnlearnData, loss_of, retain_with_forget, sgd
+from .common import MethodConfig, Run, loss_of, retain_with_forget, sgd
 
 DISTANCES = ("l2", "l1", "cosine")
 
@@ -125,7 +125,7 @@ def sign_step_diagnostics(model, x, y, x_f, *, weight: float, alpha: float, task
 # running statistics), eval mode from batch 2 on; the forget logits recomputed at every sign step; a retain batch
 # whose forget batch is short skipped; the checkpoint chosen after every batch on test and unseen, patience 3.
 AUTHORS = dict(augment=True, bn_eval=True, first_batch_train=True, recompute_forget=True, skip_short_forget=True,
-               selection="paper", patience=3, select_every=1, epochs=1, lr=0.001, momentum=0.0)
+               selection="on_test", patience=3, select_every=1, epochs=1, lr=0.001, momentum=0.0)
 QUIRK_SETS = {"none": {}, "authors": AUTHORS}
 
 
@@ -143,6 +143,9 @@ class GLIConfig(MethodConfig):
     skip_short_forget: bool = False  # skip a retain batch whose forget batch is shorter than batch_size
     objective: str = "both"  # the sign step's objective: "both" (GLI), "distance" or "task" alone (ablations)
     diagnostics: bool = False  # record the first sign step of each batch taken apart (gli_perturb's diagnostics)
+    QUIRK_SETS = QUIRK_SETS  # the named sets of ``quirks`` (settings.resolve checks them against the procedure)
+    POSITIVE = ('perturbation_steps', 'alpha')  # range rules of this class's own fields (not dataclass fields: no annotation)
+    NON_NEGATIVE = ('w0', 'w1')
 
     def __post_init__(self):
         super().__post_init__()
@@ -154,16 +157,16 @@ class GLIConfig(MethodConfig):
             raise ConfigError(f"unknown GLI objective {self.objective!r}; valid: {', '.join(OBJECTIVES)}.")
 
     @classmethod
-    def for_task(cls, task: str, young: bool = False, **overrides) -> GLIConfig:
+    def for_task(cls, task: str, binary: bool = False, **overrides) -> GLIConfig:
         """The paper's values for the task; ``quirks="authors"`` applies the authors' loop, before overrides."""
         quirks = overrides.get("quirks", "none")
         if quirks not in QUIRK_SETS:
             raise ConfigError(f"unknown GLI quirk set {quirks!r}; valid: {', '.join(QUIRK_SETS)}.")
-        return super().for_task(task, young, **{**QUIRK_SETS[quirks], **overrides})
+        return super().for_task(task, binary, **{**QUIRK_SETS[quirks], **overrides})
 
     @classmethod
-    def task_defaults(cls, task, young):
-        if young:
+    def task_defaults(cls, task, binary):
+        if binary:
             return {"perturbation_steps": 5, "w0": 800.0, "w1": 12000.0}
         return {"perturbation_steps": 5} if task == "multilabel" else {}
 
@@ -173,7 +176,8 @@ def weight(cfg: GLIConfig, b: int, n_batches: int) -> float:
     return cfg.w0 + (cfg.w1 - cfg.w0) * b / max(n_batches - 1, 1)
 
 
-def unlearn(model, data: UnlearnData, cfg: GLIConfig, run: Run):
+def unlearn(run: Run) -> None:
+    model, data, cfg = run.model, run.data, run.cfg
     opt = sgd(model.parameters(), cfg)
     done = 0
     for idx, (xf, _), b, n_batches in retain_with_forget(run):

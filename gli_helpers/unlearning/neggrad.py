@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .common import MethodConfig, Run, UnlearnData, loss_of, retain_with_forget, sgd
+from .common import MethodConfig, Run, loss_of, retain_with_forget, sgd
 
 LABEL = "NegGrad"  # its name in tables and figures
 POSITION = 4  # its row in tables and figures (the paper's order)
@@ -18,7 +18,8 @@ class NegGradConfig(MethodConfig):
     pass
 
 
-def unlearn(model, data: UnlearnData, cfg: NegGradConfig, run: Run):
+def unlearn(run: Run) -> None:
+    model, data, cfg = run.model, run.data, run.cfg
     opt = sgd(model.parameters(), cfg)
     run.train_mode()
     for _, (xf, yf), *_ in retain_with_forget(run):

@@ -12,7 +12,7 @@ import torch
 from ..errors import ConfigError
 from ..metrics import task_loss
 from ..runtime import forward
-from .common import MethodConfig, Run, UnlearnData, distill_kl, epoch_batches, sgd
+from .common import MethodConfig, Run, distill_kl, epoch_batches, sgd
 
 LABEL = "SCRUB"  # its name in tables and figures
 POSITION = 6  # its row in tables and figures (the paper's order)
@@ -26,6 +26,8 @@ class SCRUBConfig(MethodConfig):
     kl_weight: float = 1.0
     forget_pass: bool = True  # the benchmark's multi-label runs skipped it (the multi-label default)
     multilabel_kl: str = "bernoulli"  # multi-label KL: per-output Bernoulli, or "softmax" over the outputs (the benchmark's)
+    POSITIVE = ('temperature',)  # range rules of this class's own fields (not dataclass fields: no annotation)
+    NON_NEGATIVE = ('kl_weight',)
 
     def __post_init__(self):
         super().__post_init__()
@@ -33,12 +35,13 @@ class SCRUBConfig(MethodConfig):
             raise ConfigError(f"unknown multilabel_kl {self.multilabel_kl!r}; valid: bernoulli, softmax.")
 
     @classmethod
-    def task_defaults(cls, task, young):
+    def task_defaults(cls, task, binary):
         # As the benchmark ran multi-label SCRUB: no forget (max) pass, a softmax KL over the three outputs.
         return {"forget_pass": False, "multilabel_kl": "softmax"} if task == "multilabel" else {}
 
 
-def unlearn(model, data: UnlearnData, cfg: SCRUBConfig, run: Run):
+def unlearn(run: Run) -> None:
+    model, data, cfg = run.model, run.data, run.cfg
     teacher = copy.deepcopy(model).eval().requires_grad_(False)
     opt = sgd(model.parameters(), cfg)
     run.train_mode()

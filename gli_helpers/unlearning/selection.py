@@ -2,8 +2,8 @@
 
 ``validation``: the final score computed on the validation split (accuracy there, MIA of forget
 against validation losses); reported numbers never enter the choice.
-``paper``: the authors' choice, the final score on test / unseen themselves: optimistic, and
-labelled as such in the results.
+``on_test``: the authors' choice, the final score on test / unseen themselves: optimistic, and
+labelled as such in the results (this mode was called ``paper`` before; the old name is refused with a hint).
 """
 
 from __future__ import annotations
@@ -13,11 +13,14 @@ import copy
 from ..errors import ConfigError
 from ..metrics import metrics_from_logits, predict
 
-MODES = ("auto", "none", "validation", "paper")
+MODES = ("auto", "none", "validation", "on_test")
+OLD_MODES = {"paper": "on_test"}  # old name -> current name (stored configurations are converted on reading)
 
 
 class Selector:
     def __init__(self, mode: str, data, patience: int = 3, every: int = 1):
+        if mode in OLD_MODES:
+            raise ConfigError(f"selection {mode!r} is now called {OLD_MODES[mode]!r}; write that instead.")
         if mode not in MODES:
             raise ConfigError(f"unknown selection {mode!r}; valid: {', '.join(MODES)}.")
         if mode == "auto":
@@ -25,8 +28,8 @@ class Selector:
         if mode == "validation" and data.validation is None:
             raise ConfigError("selection 'validation' needs a validation split: load the benchmark with "
                               "validation_share > 0 (--validation-share).")
-        if mode == "paper" and (data.test is None or data.unseen is None):
-            raise ConfigError("selection 'paper' needs the test and unseen splits.")
+        if mode == "on_test" and (data.test is None or data.unseen is None):
+            raise ConfigError("selection 'on_test' needs the test and unseen splits.")
         self.mode, self.data, self.patience, self.every = mode, data, patience, every
         self.best_score, self.best_state, self.best_step, self.bad = None, None, 0, 0
         self.history = []

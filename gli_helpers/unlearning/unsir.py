@@ -19,7 +19,7 @@ import torch.nn.functional as F
 
 from ..errors import ConfigError
 from ..runtime import forward
-from .common import MethodConfig, Run, UnlearnData, epoch_batches, loss_of, retain_with_forget, sgd
+from .common import MethodConfig, Run, epoch_batches, loss_of, retain_with_forget, sgd
 from .finetune import train_on_retain
 
 LABEL = "UNSIR"  # its name in tables and figures
@@ -36,6 +36,8 @@ class UNSIRConfig(MethodConfig):
     noise_lr: float = 0.01
     noise: str = "normal"  # normal (clamped to [0, 1] before the update) | uniform (the earlier reading)
     pairing: str = "zip"  # zip (an epoch ends with the shorter of retain and forget) | cycle (the forget set cycled)
+    POSITIVE = ('noise_steps', 'noise_lr')  # range rules of this class's own fields (not dataclass fields: no annotation)
+    NON_NEGATIVE = ('repair_epochs',)
 
     def __post_init__(self):
         super().__post_init__()
@@ -74,7 +76,8 @@ def learn_noise(model, shape, zf, cfg: UNSIRConfig, generator: torch.Generator, 
     return noise.clamp(0, 1) if cfg.noise == "normal" else noise
 
 
-def unlearn(model, data: UnlearnData, cfg: UNSIRConfig, run: Run):
+def unlearn(run: Run) -> None:
+    model, data, cfg = run.model, run.data, run.cfg
     opt = sgd(model.parameters(), cfg)
     g = torch.Generator().manual_seed(data.seed + 17)
     for idx, (xf, _) in paired_batches(run):

@@ -1,0 +1,113 @@
+"""The command line answers ``--help`` and refuses a wrong name without loading torch, and its light name lists
+agree with the modules that use them; a method added as one module plus one registry line runs through ``run``,
+the results tables and ``compare``."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+import time
+
+import pandas as pd
+
+from .conftest import REPO
+
+
+def run_python(code: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120)
+
+
+def test_help_and_a_wrong_benchmark_do_not_import_torch():
+    probe = textwrap.dedent("""
+        import sys
+        from gli_helpers.cli import main
+        for argv in (["--help"], ["run", "--help"], ["run", "--benchmark", "nosuch", "--root", "x", "--out", "y"]):
+            try:
+                main(argv)
+            except SystemExit:
+                pass
+        print("torch" in sys.modules, "pandas" in sys.modules)
+    """)
+    out = run_python(probe)
+    assert out.stdout.split()[-2:] == ["False", "False"], out.stderr
+    assert "invalid choice: 'nosuch'" in out.stderr
+    start = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "gli_helpers", "--help"], cwd=REPO, capture_output=True, check=True)
+    assert time.perf_counter() - start < 2.0
+
+
+def test_light_name_lists_agree_with_their_modules():
+    from gli_helpers import catalog, doc_tables, gli_ablations, models
+    assert catalog.TABLE_NAMES == tuple(doc_tables.TABLES)
+    assert gli_ablations.VARIANTS is catalog.GLI_VARIANTS and models.ARCHS is catalog.ARCHS
+    for arch in catalog.ARCHS:
+        models.build_model(arch, 3)
+
+
+THROWAWAY = '''
+"""A throw-away method for the test: fine-tuning that also ascends the forget loss, weighted by ``push``."""
+from dataclasses import dataclass
+
+from gli_helpers.unlearning.common import MethodConfig, Run, loss_of, retain_with_forget, sgd
+
+LABEL = "Throw-away"
+POSITION = 8.9
+SEARCH_SPACE = {"push": ("float", 0.0, 1.0)}
+
+
+@dataclass
+class ThrowawayConfig(MethodConfig):
+    push: float = 0.5
+
+    NON_NEGATIVE = ("push",)
+
+
+def unlearn(run: Run) -> dict:
+    model, data, cfg = run.model, run.data, run.cfg
+    opt = sgd(model.parameters(), cfg)
+    run.train_mode()
+    for idx, (xf, yf), *_ in retain_with_forget(run):
+        x, y = run.batch(data.retain, idx)
+        run.take_step(opt, loss_of(model, x, y, data.task) - cfg.push * loss_of(model, xf, yf, data.task))
+    return {"push_used": cfg.push}
+'''
+
+
+def test_a_new_method_is_one_module_and_one_registry_line(tmp_path, small_mufac, cache_dir, monkeypatch):
+    import pytest
+
+    from gli_helpers.errors import ConfigError
+    from gli_helpers.experiment import prepare
+    from gli_helpers.paper import comparison_markdown
+    from gli_helpers.runner import procedure_markdown, run_benchmark, summary_table
+    from gli_helpers.unlearning import METHODS, Method, distinct_methods, parse_methods, register, unregister
+
+    (tmp_path / "throwaway.py").write_text(THROWAWAY)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import throwaway
+    register(Method.of(throwaway))  # the one registry line
+    try:
+        assert "throwaway" in parse_methods("all") and "throwaway" in distinct_methods()
+        with pytest.raises(ConfigError, match="push cannot be negative"):
+            METHODS["throwaway"].config_class.for_task("multiclass", push=-1.0)
+        with pytest.raises(ConfigError, match="already exists"):
+            register(Method.of(throwaway))
+        exp = prepare("synthetic-mufac", small_mufac, tmp_path / "run", "smoke", seed=0, cache_dir=cache_dir, progress=False)
+        rows = []
+        for procedure in ("honest", "authors"):
+            rows.append(run_benchmark(exp, ["throwaway", "finetune"], seeds=[0], trajectory_every=0,
+                                      procedure=procedure, log=lambda *_: None))
+        results = pd.read_csv(tmp_path / "run" / "results.csv")
+        mine = results[results.method == "throwaway"]
+        assert len(mine) == 2 and mine.avg_gap.notna().all() and (mine.tow <= 1).all()
+        assert list(summary_table(rows[0]).index) == ["original", "retrained", "finetune", "throwaway"]
+        assert "| Throw-away |" in comparison_markdown(results[results.procedure == "honest"], "synthetic-mufac",
+                                                       "resnet18")
+        by_procedure = procedure_markdown(results)
+        assert "| Throw-away |" in by_procedure and "honest Avg Gap" in by_procedure
+        record = (tmp_path / "run" / "configs" / "throwaway-seed0-honest.json").read_text()
+        assert '"push_used": 0.5' in record  # what the method returned is recorded beside its result
+    finally:
+        unregister("throwaway")
+    assert "throwaway" not in METHODS

@@ -1,0 +1,121 @@
+"""The field's current baselines (Random Labels, SalUn, SSD, NegGrad+, l1-sparse): each moves the model the way
+its paper says, and what it promises to leave alone stays bit-identical."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+import torch
+
+from gli_helpers.config import preset
+from gli_helpers.experiment import Experiment
+from gli_helpers.metrics import predict, task_loss
+from gli_helpers.runner import unlearn_data
+from gli_helpers.train import train_model
+from gli_helpers.unlearning import default_config, get_method
+from gli_helpers.unlearning.common import Run
+from gli_helpers.unlearning.random_labels import wrong_labels
+from gli_helpers.unlearning.salun import saliency_masks
+from gli_helpers.unlearning.ssd import importances
+
+CPU = torch.device("cpu")
+
+
+@pytest.fixture(scope="module")
+def setup(mufac_bench):
+    model, _ = train_model(mufac_bench, "train", preset("smoke", mufac_bench.name, epochs=4, seed=0), CPU, progress=False)
+    return model.eval(), unlearn_data(Experiment(mufac_bench, preset("smoke"), CPU, None), 0)
+
+
+def loss_on(model, split):
+    return float(task_loss(predict(model, split, CPU), split.labels, "multiclass"))
+
+
+def params(model):
+    return [p.detach().clone() for p in model.parameters()]
+
+
+def test_wrong_labels_are_never_the_own_label_and_cover_every_other():
+    g = torch.Generator().manual_seed(0)
+    y = torch.randint(0, 8, (4000,), generator=g)
+    w = wrong_labels(y, "multiclass", 8, g)
+    assert not (w == y).any() and w.dtype == y.dtype
+    assert all(set(w[y == c].tolist()) == set(range(8)) - {c} for c in range(8))  # uniform support
+    ym = torch.randint(0, 2, (4000, 3), generator=g).float()
+    wm = wrong_labels(ym, "multilabel", 3, g)
+    assert not (wm == ym).all(1).any() and wm.dtype == ym.dtype
+    assert len({tuple(r) for r in (wm != ym).int().tolist()}) == 7  # every non-empty set of flipped attributes
+
+
+# The small model these tests train is weak (its forget loss is near chance), so any training on retain images
+# lowers the forget loss too; a forgetting method is pinned against fine-tuning with the same batches and steps.
+SAME = dict(epochs=2, lr=0.01, selection="none", bn_eval=True)
+
+
+@pytest.fixture(scope="module")
+def finetuned(setup):
+    model, data = setup
+    return get_method("finetune").unlearn(copy.deepcopy(model), data, default_config("finetune", "multiclass", **SAME))[0]
+
+
+def test_random_labels_raises_the_forget_loss_above_fine_tuning(setup, finetuned):
+    model, data = setup
+    rl, _ = get_method("random_labels").unlearn(copy.deepcopy(model), data,
+                                                default_config("random_labels", "multiclass", **SAME))
+    assert loss_on(rl, data.forget) > loss_on(finetuned, data.forget) + 0.05
+
+
+def test_salun_leaves_every_weight_outside_its_mask_bit_identical(setup, finetuned):
+    model, data = setup
+    cfg = default_config("salun", "multiclass", **SAME)
+    masks = saliency_masks(Run(copy.deepcopy(model), data, cfg))
+    share = sum(int(m.sum()) for m in masks) / sum(m.numel() for m in masks)
+    assert share == pytest.approx(cfg.share, abs=1e-6)
+    before = params(model)
+    out, report = get_method("salun").unlearn(copy.deepcopy(model), data, cfg)
+    after = params(out)
+    for b, a, m in zip(before, after, masks, strict=True):
+        assert torch.equal(a[~m], b[~m])  # outside the mask: not one bit moved
+    assert sum(int((a[m] != b[m]).sum()) for b, a, m in zip(before, after, masks, strict=True)) > 0  # inside it: moved
+    assert report["masked_share"] == pytest.approx(share) and loss_on(out, data.forget) > loss_on(finetuned, data.forget)
+
+
+def test_ssd_dampens_exactly_the_parameters_above_its_threshold(setup):
+    model, data = setup
+    cfg = default_config("ssd", "multiclass", alpha=2.0, selection="none")
+    probe = copy.deepcopy(model).eval()
+    run = Run(probe, data, cfg)
+    forget, global_ = importances(run, [data.forget]), importances(run, [data.retain, data.forget])
+    before = params(model)
+    out, report = get_method("ssd").unlearn(copy.deepcopy(model), data, cfg)
+    chosen_total = 0
+    for b, a, f, g in zip(before, params(out), forget, global_, strict=True):
+        chosen = f > cfg.alpha * g
+        chosen_total += int(chosen.sum())
+        assert torch.equal(a[~chosen], b[~chosen])  # below the threshold: unchanged
+        assert (a[chosen].abs() <= b[chosen].abs()).all()  # above it: shrunk, never grown
+        expected = b[chosen] * (cfg.dampening * g[chosen] / f[chosen]).clamp(max=1.0)
+        assert torch.allclose(a[chosen], expected, rtol=1e-5, atol=0)
+    assert chosen_total > 0 and report["optimizer_steps"] == 0
+    assert report["dampened_share"] == pytest.approx(chosen_total / sum(p.numel() for p in before))
+    assert loss_on(out, data.forget) > loss_on(model, data.forget)
+
+
+def test_neggrad_plus_raises_the_forget_loss_but_not_the_retain_loss_at_its_default_beta(setup, finetuned):
+    model, data = setup
+    cfg = default_config("neggrad_plus", "multiclass", **SAME)
+    assert cfg.beta == 0.95
+    out, _ = get_method("neggrad_plus").unlearn(copy.deepcopy(model), data, cfg)
+    assert loss_on(out, data.forget) > loss_on(finetuned, data.forget)  # the ascent term acts
+    assert loss_on(out, data.retain) < loss_on(model, data.retain)  # and the retain loss still falls
+
+
+def test_l1_sparse_shrinks_the_weights_with_a_decaying_penalty(setup, finetuned):
+    model, data = setup
+    sparse, report = get_method("l1_sparse").unlearn(copy.deepcopy(model), data,
+                                                     default_config("l1_sparse", "multiclass", alpha=1e-3, **SAME))
+    l1 = [sum(float(p.abs().sum()) for p in m.parameters()) for m in (sparse, finetuned)]
+    assert l1[0] < l1[1]  # the same batches and steps; only the penalty differs
+    assert report["l1_weights"] == pytest.approx([1e-3, 5e-4])
+    assert loss_on(sparse, data.retain) < loss_on(model, data.retain)
