@@ -29,7 +29,7 @@ import torch
 
 from .audit_metrics import bootstrap_intervals, competition_score, forgetting_quality, lira, logit_scaled_confidence
 from .errors import ConfigError, GLIError
-from .io import read_csv, read_json, write_csv_atomic, write_json_atomic
+from .io import merge_rows, read_csv, read_json, write_csv_atomic, write_json_atomic
 from .metrics import metrics_from_logits, predict
 from .runner import method_configs, unlearn_data, with_seed
 from .unlearning import REFERENCES, get_method
@@ -179,13 +179,12 @@ def collect_ray(spec, methods: list[str], n_models: int, address: str | None = N
                 retries: int = 2, procedure: str = "honest", overrides: dict | None = None) -> dict[str, list[dict]]:
     """``collect`` with one Ray task per unit (engine.GridSpec); the methods' units wait for the Original's, so it is
     trained once. A failing unit is reported after every other unit has finished and been saved."""
-    from .engine import _start_ray
+    from .engine import ray_session
     exp = spec.experiment(0, "cpu")
     plan, configs = _plan(exp, methods, n_models, procedure, overrides)
     Path(exp.run_dir).mkdir(parents=True, exist_ok=True)
     check_run_folder(exp)
-    ray, started = _start_ray(address, None)
-    try:
+    with ray_session(address, None) as ray:
         gpu = ray.cluster_resources().get("GPU", 0) > 0
         task = ray.remote(_unit_task).options(num_cpus=spec.threads, num_gpus=1 if gpu else 0, max_retries=retries)
         device = "cuda" if gpu else "cpu"
@@ -195,9 +194,6 @@ def collect_ray(spec, methods: list[str], n_models: int, address: str | None = N
             if name != "original":
                 refs[(name, seed)] = task.remote(spec, name, seed, cfg, device, *([original] if cfg else []))
         results = dict(zip(refs, ray.get(list(refs.values())), strict=True))
-    finally:
-        if started:
-            ray.shutdown()
     failed = {k: v["error"] for k, v in results.items() if "error" in v}
     for (name, seed), rec in results.items():
         if "error" not in rec:
@@ -296,10 +292,4 @@ def run_audit(exp, methods: list[str], n_models: int, log=print, units: dict | N
 def _merged(path: Path, new: pd.DataFrame) -> pd.DataFrame:
     """``new`` plus the rows of an earlier call for other (method, N): an audit of fewer methods loses nothing.
     The file keeps its order: a (method, N) already there is replaced in place, a new one goes last."""
-    if not path.is_file():
-        return new
-    old = read_csv(path)
-    keys = ["method", "n_models"]
-    old_keys, new_keys = old.set_index(keys).index, new.set_index(keys).index
-    parts = [new[new_keys == key] if key in new_keys else old[old_keys == key] for key in dict.fromkeys(old_keys)]
-    return pd.concat([*parts, new[~new_keys.isin(old_keys)]], ignore_index=True)
+    return merge_rows(read_csv(path) if path.is_file() else None, new, ["method", "n_models"])

@@ -105,12 +105,12 @@ def cmd_train(args) -> None:
 
 
 def cmd_run(args) -> None:
-    from .experiment import data_config_from_args, overrides_from_args, prepare
-    from .runner import check_method_configs, format_table, run_benchmark, summary_table
     from .unlearning import parse_method_overrides, parse_methods
-    methods = parse_methods(args.methods)
+    methods = parse_methods(args.methods)  # names first: a wrong one is refused before torch is loaded
     seeds = _seeds(args) if args.seeds else [args.seed]
     overrides = parse_method_overrides(args.method_config)
+    from .experiment import data_config_from_args, overrides_from_args, prepare
+    from .runner import check_method_configs, format_table, run_benchmark, summary_table
     check_method_configs(args.benchmark, methods, overrides, args.procedure)  # before any data is read
     log = stderr_log(args)
     if args.engine == "ray":
@@ -156,11 +156,12 @@ def cmd_gli_ablations(args) -> None:
 
 
 def cmd_tune(args) -> None:
-    from .tuning import run_tune
     from .unlearning import parse_methods
+    methods = parse_methods(args.methods)  # names first: a wrong one is refused before torch is loaded
+    from .tuning import run_tune
     spec = spec_from_args(args)
     log = stderr_log(args)
-    table = run_tune(spec, parse_methods(args.methods), args.trials, args.address, log=log, preset_name=args.preset)
+    table = run_tune(spec, methods, args.trials, args.address, log=log, preset_name=args.preset)
     chosen = table[table.chosen][["method", "validation_score", "config"]]
     paper = table[table.paper_config].groupby("method").validation_score.first().rename("paper_validation_score")
     print(chosen.join(paper, on="method").to_string(index=False))
@@ -168,13 +169,13 @@ def cmd_tune(args) -> None:
 
 
 def cmd_audit(args) -> None:
+    from .unlearning import parse_method_overrides, parse_methods
+    overrides = parse_method_overrides(args.method_config)
+    methods = parse_methods(args.methods)  # names first: a wrong one is refused before torch is loaded
     from .audit import check_bootstrap, run_audit
     from .experiment import data_config_from_args, overrides_from_args, prepare
     from .runner import check_method_configs
-    from .unlearning import parse_method_overrides, parse_methods
     check_bootstrap(args.bootstrap)  # before the data is read and any unit runs
-    overrides = parse_method_overrides(args.method_config)
-    methods = parse_methods(args.methods)
     check_method_configs(args.benchmark, methods, overrides, args.procedure)
     exp = prepare(args.benchmark, args.root, args.out, args.preset, args.arch, 0, device=args.device,
                   amp=not args.no_amp, progress=not args.quiet, threads=args.threads, overrides=overrides_from_args(args),
@@ -285,28 +286,14 @@ def cmd_compare(args) -> None:
     from .errors import DataError
     from .io import write_text_atomic
     from .metrics import with_gap_scores
-    from .paper import comparison_markdown
+    from .paper import choose_rows, comparison_markdown
     try:
         results = pd.read_csv(args.results)
     except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
         raise DataError(f"cannot read {args.results}: {exc}. Give the results.csv of a run folder.") from None
     results = with_gap_scores(results)  # files written before these columns existed get them from their gaps
-    if not {"benchmark", "arch"} <= set(results.columns):
-        raise DataError(f"{args.results} has no benchmark and arch columns; give a results.csv written by "
-                        "python -m gli_helpers run (or notebook 02).")
-    if "procedure" in results.columns and not args.by_procedure:
-        procedures = sorted(set(results.procedure.fillna("default")))
-        if args.procedure is None and len(procedures) > 1:
-            raise DataError(f"{args.results} holds several procedures {procedures}; choose one with --procedure.")
-        if args.procedure is not None:
-            if args.procedure not in procedures:
-                raise DataError(f"{args.results} holds no rows of procedure {args.procedure!r}; it has {procedures}.")
-            results = results[results.procedure.fillna("default") == args.procedure]
-    pairs = sorted(set(zip(results.benchmark, results.arch, strict=True)))
-    chosen = [(b, a) for b, a in pairs if args.benchmark in (None, b) and args.arch in (None, a)]
-    benchmark, arch = chosen[0] if len(chosen) == 1 else (args.benchmark, args.arch)
-    if benchmark is None or arch is None:
-        raise DataError(f"{args.results} holds several benchmarks/architectures {pairs}; choose with --benchmark and --arch.")
+    results, benchmark, arch = choose_rows(results, args.results, args.benchmark, args.arch, args.procedure,
+                                           bool(args.by_procedure))
     if args.by_procedure:  # one benchmark and architecture, every procedure
         from .runner import procedure_markdown
         ours = results[(results.benchmark == benchmark) & (results.arch == arch)]

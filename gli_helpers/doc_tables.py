@@ -52,30 +52,51 @@ def _spread(v: np.ndarray) -> str:
 
 # --- the verdict -------------------------------------------------------------------------------------------
 
-VERDICT_SETTINGS = (  # (label, protocol folder, procedure)
-    ("48 px, honest (protocol 2)", "regime", "honest"),
-    ("48 px, authors' procedure (protocol 2)", "regime", "authors"),
-    ("48 px, every method tuned (protocol 5)", "tuned", "tuned"),
-    ("128 px, honest (protocol 6)", "paper-resolution", "honest"),
-    ("128 px, authors' procedure (protocol 6)", "paper-resolution", "authors"),
+VERDICT_SETTINGS = (  # (label, protocol folder, procedure, methods: the paper's eight, or "field": every method
+    # on the seeds where the field's current baselines ran)
+    ("48 px, honest (protocol 2)", "regime", "honest", "paper"),
+    ("48 px, authors' procedure (protocol 2)", "regime", "authors", "paper"),
+    ("48 px, honest, with the field's baselines (protocol 2b)", "regime", "honest", "field"),
+    ("48 px, authors', with the field's baselines (protocol 2b)", "regime", "authors", "field"),
+    ("48 px, every method tuned (protocol 5)", "tuned", "tuned", "paper"),
+    ("128 px, honest (protocol 6)", "paper-resolution", "honest", "paper"),
+    ("128 px, authors' procedure (protocol 6)", "paper-resolution", "authors", "paper"),
 )
+FIELD_METHODS = ("neggrad_plus", "l1_sparse", "random_labels", "salun", "ssd")  # protocol 2b
+
+
+def _scoped(r: pd.DataFrame, scope: str) -> pd.DataFrame:
+    """The paper's eight methods (and the references), or every method on the seeds where the field's five ran."""
+    from .unlearning import PAPER_METHODS
+    if scope == "paper":
+        return r[r.method.isin([*REFERENCE_ROWS, *PAPER_METHODS, "gli_l1", "gli_cosine"])]
+    seeds = [s for s, g in r.groupby("seed") if set(FIELD_METHODS) <= set(g.method)]
+    return r[r.seed.isin(seeds)]
 
 
 def verdict(root: Path) -> str:
-    """GLI beside the best baseline, the Retrained and the Original model: final score per setting."""
+    """GLI beside the best baseline, the Retrained and the Original model: final score per setting, and GLI's Avg
+    Gap to the Retrained model with its rank (from the lowest)."""
+    from .metrics import with_gap_scores
     from .paper import published
     rows = []
-    for label, protocol, procedure in VERDICT_SETTINGS:
-        r = _results(root, protocol)
-        r = r[r.procedure == procedure]
+    for label, protocol, procedure, scope in VERDICT_SETTINGS:
+        everything = with_gap_scores(_results(root, protocol))
+        r = _scoped(everything[everything.procedure == procedure], scope)
+        if r.empty:  # protocol 2b before its first seed
+            continue
         if not set(REFERENCE_ROWS) <= set(r.method):  # the references: the honest rows of the same folder
-            r = pd.concat([r, _results(root, protocol).query("procedure == 'honest' and method in @REFERENCE_ROWS")])
+            refs = everything.query("procedure == 'honest' and method in @REFERENCE_ROWS")
+            r = pd.concat([r, refs[refs.seed.isin(r.seed.unique())]])
         means, seeds = r.groupby("method").final_score.mean(), r.seed.nunique()
         rank = ranks(means)
         best = rank.drop(index="gli").idxmin()
         cell = {m: _spread(r[r.method == m].final_score.to_numpy()) for m in means.index}
+        gaps = r.groupby("method").avg_gap.mean()
+        gap_rank = gaps[distinct(gaps.index)].rank(method="min").astype(int)
         rows.append([label, seeds, f"{cell['gli']} ({rank['gli']} of {len(rank)})",
-                     f"{method_label(best)} {cell[best]}", cell["retrained"], cell["original"]])
+                     f"{method_label(best)} {cell[best]}", cell["retrained"], cell["original"],
+                     f"{_spread(r[r.method == 'gli'].avg_gap.to_numpy())} ({gap_rank['gli']} of {len(gap_rank)})"])
     from .paper import published_rows
     pub = published("mufac", "resnet18").final_score
     flagged = published_rows("mufac", "resnet18")[1]
@@ -84,8 +105,9 @@ def verdict(root: Path) -> str:
     mark = "*" if best in flagged else ""
     rows.append(["the paper (published), 128 px", "-",
                  f"{pub['gli']:.3f} ({pub_rank['gli']} of {len(pub_rank)})", f"{method_label(best)} {pub[best]:.3f}{mark}",
-                 f"{pub['retrained']:.3f}", f"{pub['original']:.3f}"])
-    return _table(["setting (MUFAC, ResNet18)", "seeds", "GLI (rank)", "best baseline", "Retrained", "Original"], rows)
+                 f"{pub['retrained']:.3f}", f"{pub['original']:.3f}", "-"])
+    return _table(["setting (MUFAC, ResNet18)", "seeds", "GLI (rank)", "best baseline", "Retrained", "Original",
+                   "GLI Avg Gap (rank)"], rows)
 
 
 # --- protocol 1: duplicates ----------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import socket
 import traceback
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -22,7 +23,6 @@ import pandas as pd
 from .errors import ConfigError, GLIError
 from .io import read_csv, write_csv_atomic
 
-ENGINES = ("local", "ray")
 ERROR_COLUMNS = ["unit", "benchmark", "arch", "procedure", "method", "seed", "error"]
 
 
@@ -74,17 +74,25 @@ def check_address(address: str | None, timeout: float = 5.0) -> None:
                           f"there, or leave out --address to run on this machine.") from None
 
 
-def _start_ray(address: str | None, num_cpus: int | None):
+@contextmanager
+def ray_session(address: str | None, num_cpus: int | None = None):
+    """The one place the package starts Ray: ``ray`` connected to ``address`` (checked first) or to a local cluster
+    of ``num_cpus``; a cluster already running in this process is used as it is and left running, one started here
+    is shut down on leaving (the engine, the audit and tuning all use this)."""
     import ray
     check_address(address)
-    if ray.is_initialized():
-        return ray, False
-    kwargs = dict(include_dashboard=False, log_to_driver=False, configure_logging=False)
-    if address:
-        ray.init(address=address, **kwargs)
-    else:
-        ray.init(num_cpus=num_cpus, **kwargs)
-    return ray, True
+    started = not ray.is_initialized()
+    if started:
+        kwargs = dict(include_dashboard=False, log_to_driver=False, configure_logging=False)
+        if address:
+            ray.init(address=address, **kwargs)
+        else:
+            ray.init(num_cpus=num_cpus, **kwargs)
+    try:
+        yield ray
+    finally:
+        if started:
+            ray.shutdown()
 
 
 def running_file(run_dir, role: str, seed: int) -> Path:
@@ -135,8 +143,7 @@ def run_grid_ray(spec: GridSpec, methods: list[str], seeds: list[int], trajector
     configs = method_configs(exp0, methods, method_overrides or {}, procedure)
     out = Path(spec.run_dir)
     out.mkdir(parents=True, exist_ok=True)
-    ray, started = _start_ray(address, num_cpus)
-    try:
+    with ray_session(address, num_cpus) as ray:
         gpu = ray.cluster_resources().get("GPU", 0) > 0
         device = "cuda" if gpu else "cpu"
         opts = dict(num_cpus=spec.threads, num_gpus=1 if gpu else 0, max_retries=retries)
@@ -182,9 +189,6 @@ def run_grid_ray(spec: GridSpec, methods: list[str], seeds: list[int], trajector
                            f"in results.csv. Fix the cause and run the same command again: finished units are reused.")
         table = pd.DataFrame(rows, columns=RESULT_COLUMNS)
         return table.sort_values(["seed", "method"], key=_order_key).reset_index(drop=True) if len(table) else table
-    finally:
-        if started:
-            ray.shutdown()
 
 
 def _order_key(col: pd.Series):

@@ -46,6 +46,25 @@ def read_json(path) -> dict:
         raise DataError(f"cannot read {path}: {exc}. Delete it and run the command that writes it again.") from None
 
 
+def merge_rows(old, new, keys: list[str]):
+    """The one merge of every results file (results, trajectories, audit, tune): ``old`` with each group of rows
+    sharing ``keys`` that ``new`` holds replaced by ``new``'s rows, in place, and ``new``'s other groups appended;
+    the other rows of ``old`` are kept as they are. A file from before a key column existed (``old`` lacks one of
+    ``keys``) cannot be matched, so ``new`` alone is returned only when ``old`` is empty; otherwise it is an error."""
+    import pandas as pd
+
+    from .errors import DataError
+    if old is None or len(old) == 0:
+        return new.reset_index(drop=True)
+    missing = [k for k in keys if k not in old.columns]
+    if missing:
+        raise DataError(f"the stored rows have no column(s) {missing} to match new rows by; move the file aside (it "
+                        "was left as it is) or run into another folder.")
+    old_keys, new_keys = old.set_index(keys).index, new.set_index(keys).index
+    parts = [new[new_keys == key] if key in new_keys else old[old_keys == key] for key in dict.fromkeys(old_keys)]
+    return pd.concat([*parts, new[~new_keys.isin(old_keys)]], ignore_index=True)
+
+
 def read_csv(path, **kwargs):
     """A CSV file this package wrote (``pandas.read_csv`` keywords pass through); a damaged one is an error that
     names it. Merging results into a file that cannot be read would lose its rows, so nothing is written over it."""

@@ -137,6 +137,30 @@ def published_rows(benchmark: str, arch: str) -> tuple[pd.DataFrame, set[str]]:
     return pub, flagged
 
 
+def choose_rows(results: pd.DataFrame, name: str, benchmark: str | None = None, arch: str | None = None,
+                procedure: str | None = None, every_procedure: bool = False) -> tuple[pd.DataFrame, str, str]:
+    """The rows ``compare`` tables: one benchmark and architecture (named, or the only ones in the file), and one
+    procedure (named, or the only one) unless ``every_procedure``; (rows, benchmark, arch). ``name`` is the file's
+    name in the errors, which say what to choose."""
+    if not {"benchmark", "arch"} <= set(results.columns):
+        raise DataError(f"{name} has no benchmark and arch columns; give a results.csv written by "
+                        "python -m gli_helpers run (or notebook 02).")
+    if "procedure" in results.columns and not every_procedure:
+        procedures = sorted(set(results.procedure.fillna("default")))
+        if procedure is None and len(procedures) > 1:
+            raise DataError(f"{name} holds several procedures {procedures}; choose one with --procedure.")
+        if procedure is not None:
+            if procedure not in procedures:
+                raise DataError(f"{name} holds no rows of procedure {procedure!r}; it has {procedures}.")
+            results = results[results.procedure.fillna("default") == procedure]
+    pairs = sorted(set(zip(results.benchmark, results.arch, strict=True)))
+    chosen = [(b, a) for b, a in pairs if benchmark in (None, b) and arch in (None, a)]
+    benchmark, arch = chosen[0] if len(chosen) == 1 else (benchmark, arch)
+    if benchmark is None or arch is None:
+        raise DataError(f"{name} holds several benchmarks/architectures {pairs}; choose with --benchmark and --arch.")
+    return results, benchmark, arch
+
+
 def comparison_markdown(results: pd.DataFrame, benchmark: str, arch: str) -> str:
     """The paper beside a results.csv (mean ± sample standard deviation over its seeds, ddof 1; 0 for one seed) as a
     Markdown table: test accuracy, top-2 (multi-class), forgetting score and final score, with our difference to the

@@ -463,26 +463,6 @@ def face_pairs(original, perturbed, titles=None, *, steps: int | None = None, al
     return fig
 
 
-def face_grid(split, label_names, n: int = 24, columns: int = 8, seed: int = 0, title: str | None = None):
-    """A grid of ``n`` images of a split with their labels (a look at a benchmark)."""
-    use_style()
-    rng = np.random.default_rng(seed)
-    idx = np.sort(rng.permutation(len(split))[:n])
-    rows = (len(idx) + columns - 1) // columns
-    fig, axes = plt.subplots(rows, columns, figsize=(1.6 * columns, 1.85 * rows), squeeze=False)
-    for ax in axes.ravel():
-        ax.axis("off")
-    for ax, i in zip(axes.ravel(), idx, strict=False):
-        ax.imshow(split.images[i].permute(1, 2, 0).numpy())
-        y = split.labels[i]
-        if y.ndim == 0:
-            text = label_names[int(y)]
-        else:
-            text = ", ".join(n for n, v in zip(label_names, y.tolist(), strict=True) if v) or "-"
-        ax.set_title(text, fontsize=9)
-    return _finish(fig, title)
-
-
 # ---------------------------------------------------------------------------------------------------- per-example audit
 
 AUDIT_LABELS = {"original": "Original", "retrained_vs_retrained": "Retrained vs\nRetrained",

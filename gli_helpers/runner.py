@@ -15,7 +15,7 @@ import torch
 
 from .errors import ConfigError, DataError
 from .experiment import REPORTED, Experiment
-from .io import read_csv, read_json, write_csv_atomic, write_json_atomic
+from .io import merge_rows, read_csv, read_json, write_csv_atomic, write_json_atomic
 from .metrics import evaluate, gaps_to_reference, metrics_from_logits, predict, with_gap_scores
 from .unlearning import REFERENCES, UnlearnData, get_method, method_label, method_order
 from .unlearning.common import current_settings
@@ -67,15 +67,13 @@ class Trajectory:
 
 
 def _merge(path: Path, new: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
-    """Replace the rows of ``new``'s (keys) in an existing file, keep every other row."""
-    if path.exists():
-        old = read_csv(path)
-        if "procedure" in keys and "procedure" not in old.columns:  # written before procedures existed
-            old.insert(old.columns.get_loc("arch") + 1 if "arch" in old.columns else 0, "procedure", "default")
-        if set(keys) <= set(old.columns):
-            mask = old.set_index(keys).index.isin(new.set_index(keys).index)
-            new = pd.concat([old[~mask], new], ignore_index=True)
-    return new
+    """Replace the rows of ``new``'s (keys) in an existing file, keep every other row (``io.merge_rows``)."""
+    if not path.exists():
+        return new
+    old = read_csv(path)
+    if "procedure" in keys and "procedure" not in old.columns:  # written before procedures existed
+        old.insert(old.columns.get_loc("arch") + 1 if "arch" in old.columns else 0, "procedure", "default")
+    return merge_rows(old, new, keys)
 
 
 def method_quirks(cfg, report: dict) -> list[str]:

@@ -24,7 +24,7 @@ import pandas as pd
 import torch
 
 from .errors import ConfigError, GLIError
-from .io import read_csv, write_csv_atomic
+from .io import merge_rows, read_csv, write_csv_atomic
 
 KINDS = ("log", "float", "int")
 TEXT_COLUMNS = {"config": str, "search_space": str, "eval_fingerprint": str}  # JSON and hex: never parsed as numbers
@@ -76,7 +76,7 @@ def _trial(config: dict, spec, name: str, base: dict, device: str):
 def run_tune(spec, methods: list[str], trials: int, address: str | None = None, log=print, preset_name: str = ""):
     """Search each method (``trials`` trials, the paper's first), write tune.csv, then run the paper's and the
     chosen configuration on the test protocol (results.csv rows ``honest`` and ``tuned``). Returns tune.csv's rows."""
-    from .engine import _start_ray, check_address
+    from .engine import check_address, ray_session
     from .runner import common_fields, log_line, rows_of_references, run_or_reuse, save_rows, unlearn_data
     from .unlearning import REFERENCES, default_config, get_method
     from .unlearning.settings import PROCEDURES
@@ -102,8 +102,7 @@ def run_tune(spec, methods: list[str], trials: int, address: str | None = None, 
     _, m_retr = exp.reference("retrained")
     for procedure in ("honest", "tuned"):  # the reference rows beside both procedures' method rows
         save_rows(out, rows_of_references(exp, common_fields(exp, 0, procedure, preset_name), m_orig, m_retr), [])
-    ray, started = _start_ray(address, None)
-    try:
+    with ray_session(address, None) as ray:
         from ray import tune
         from ray.tune.search.optuna import OptunaSearch
         gpu = ray.cluster_resources().get("GPU", 0) > 0
@@ -151,9 +150,6 @@ def run_tune(spec, methods: list[str], trials: int, address: str | None = None, 
                     save_rows(out, [row], traj)
                 log(log_line(0, f"{m} ({procedure})", record, reused))
         return pd.DataFrame(rows, columns=TUNE_COLUMNS)
-    finally:
-        if started:
-            ray.shutdown()
 
 
 def _plain(v):
@@ -185,7 +181,7 @@ def _finished_trials(path: Path, method: str, trials: int, space_key: str, eval_
 
 def _merged(path: Path, new: pd.DataFrame, methods: list[str]) -> pd.DataFrame:
     """tune.csv keeps the trials of methods this call did not search."""
-    if not path.is_file():
-        return new
-    old = read_tune(path)
-    return pd.concat([old[~old.method.isin(methods)], new], ignore_index=True)
+    old = read_tune(path) if path.is_file() else None
+    if old is not None:  # every trial of a method searched again is replaced, even where this call ran fewer
+        old = old[~old.method.isin(methods)]
+    return merge_rows(old, new, ["method", "trial"] if "trial" in new.columns else ["method"])

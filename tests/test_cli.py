@@ -18,20 +18,25 @@ def run_python(code: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120)
 
 
-def test_help_and_a_wrong_benchmark_do_not_import_torch():
+def test_help_and_a_wrong_benchmark_or_method_do_not_import_torch():
     probe = textwrap.dedent("""
         import sys
         from gli_helpers.cli import main
-        for argv in (["--help"], ["run", "--help"], ["run", "--benchmark", "nosuch", "--root", "x", "--out", "y"]):
+        codes = []
+        for argv in (["--help"], ["run", "--help"], ["run", "--benchmark", "nosuch", "--root", "x", "--out", "y"],
+                     ["run", "--benchmark", "synthetic-mufac", "--root", "x", "--out", "y", "--methods", "gli,salum"],
+                     ["audit", "--benchmark", "synthetic-mufac", "--root", "x", "--out", "y", "--models", "2",
+                      "--methods", "nosuch"]):
             try:
-                main(argv)
-            except SystemExit:
-                pass
-        print("torch" in sys.modules, "pandas" in sys.modules)
+                codes.append(main(argv))
+            except SystemExit as exc:
+                codes.append(exc.code)
+        print(codes, "torch" in sys.modules, "pandas" in sys.modules)
     """)
     out = run_python(probe)
     assert out.stdout.split()[-2:] == ["False", "False"], out.stderr
-    assert "invalid choice: 'nosuch'" in out.stderr
+    assert out.stdout.splitlines()[-1].startswith("[0, 0, 2, 2, 2]"), out.stdout[-500:]
+    assert "invalid choice: 'nosuch'" in out.stderr and "unknown unlearning method 'salum'" in out.stderr
     start = time.perf_counter()
     subprocess.run([sys.executable, "-m", "gli_helpers", "--help"], cwd=REPO, capture_output=True, check=True)
     assert time.perf_counter() - start < 2.0

@@ -1,4 +1,5 @@
-"""Unlearning methods behind one interface: ``unlearn(model, data, config, on_step=None) -> model``.
+"""Unlearning methods behind one interface: ``get_method(name).unlearn(model, data, config, on_step=None)`` returns
+(the model, its report); each method's module holds ``unlearn(run)`` (``common.Run``) and its configuration.
 
 ``METHODS`` maps each registry name to its module and configuration class; ``get_method`` and
 ``default_config`` raise an error listing the valid names for an unknown one. ``original`` and
@@ -7,43 +8,73 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import importlib
+from functools import cached_property
 
 from ..errors import ConfigError
-from . import bad_teaching, cf_k, eu_k, finetune, gli, l1_sparse, neggrad, neggrad_plus, random_labels, salun, scrub, ssd, unsir
-from .common import EarlyStop, MethodConfig, Run, UnlearnData
-from .gli import gli_perturb
+
+# Names this package re-exports from its modules, imported on first use: the registry itself (names, labels,
+# positions of the package's methods) loads no torch, so that a wrong method name is refused at once.
+_LAZY = {"EarlyStop": "common", "MethodConfig": "common", "Run": "common", "UnlearnData": "common",
+         "gli_perturb": "gli"}
 
 
-@dataclass(frozen=True)
+def __getattr__(name: str):
+    if name in _LAZY:
+        return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 class Method:
-    name: str
-    module: object
-    config_class: type
-    label: str  # its name in tables and figures
-    position: float  # its row in tables and figures
-    fixed: tuple = ()  # settings this registry entry pins (GLI distance variants)
+    """A registry entry: a method module (or the name of one of this package's, imported on first use), its name,
+    its label and row in tables (the module's LABEL and POSITION unless given) and the settings it pins."""
+
+    def __init__(self, name: str, module, label: str | None = None, position: float | None = None,
+                 fixed: tuple = ()):
+        self.name, self._module, self._label, self._position, self.fixed = name, module, label, position, tuple(fixed)
 
     @classmethod
     def of(cls, module, name: str | None = None, label: str | None = None, position: float | None = None,
            fixed: tuple = ()) -> Method:
-        """A registry entry from a method module, which declares its LABEL, POSITION and configuration class."""
-        config_class = next(v for v in vars(module).values()
-                            if isinstance(v, type) and issubclass(v, MethodConfig) and v is not MethodConfig
-                            and v.__module__ == module.__name__)
-        return cls(name or module.__name__.rsplit(".", 1)[-1], module, config_class, label or module.LABEL,
-                   module.POSITION if position is None else position, fixed)
+        """A registry entry from a method module, or the name of a module of this package."""
+        default = module if isinstance(module, str) else module.__name__.rsplit(".", 1)[-1]
+        return cls(name or default, module, label, position, fixed)
+
+    @cached_property
+    def module(self):
+        if isinstance(self._module, str):
+            return importlib.import_module(f".{self._module}", __name__)
+        return self._module
+
+    @cached_property
+    def config_class(self) -> type:
+        """The module's configuration dataclass (the one it defines that extends MethodConfig)."""
+        from .common import MethodConfig
+        return next(v for v in vars(self.module).values()
+                    if isinstance(v, type) and issubclass(v, MethodConfig) and v is not MethodConfig
+                    and v.__module__ == self.module.__name__)
+
+    @property
+    def label(self) -> str:
+        """Its name in tables and figures."""
+        return self._label or self.module.LABEL
+
+    @property
+    def position(self) -> float:
+        """Its row in tables and figures."""
+        return self.module.POSITION if self._position is None else self._position
 
     @property
     def search_space(self) -> dict:
         """What ``tune`` searches: setting -> (kind, low, high), declared in the method's module."""
         return dict(getattr(self.module, "SEARCH_SPACE", {}))
 
-    def unlearn(self, model, data: UnlearnData, config: MethodConfig, on_step=None) -> tuple[object, dict]:
+    def unlearn(self, model, data, config, on_step=None) -> tuple[object, dict]:
         """Unlearn ``model`` in place with ``config``: (the model, its report). ``on_step(step, model)`` is called
         after every optimizer step (with an ``info`` keyword holding the step's diagnostics when the method records
         some: GLI's ``diagnostics``). Checkpoint selection (``config.selection``) may stop it early and restores the
         chosen weights."""
+        from .common import EarlyStop, Run
         if not isinstance(config, self.config_class):
             raise ConfigError(f"{self.name} takes a {self.config_class.__name__}, got a {type(config).__name__}.")
         run = Run(model, data, config, on_step)
@@ -52,6 +83,9 @@ class Method:
         except EarlyStop:
             pass
         return model, run.finish()
+
+    def __repr__(self) -> str:
+        return f"Method({self.name!r})"
 
 
 # Adding a method: one module (``unlearn(run)``, its configuration dataclass with its range rules, LABEL, POSITION
@@ -76,21 +110,21 @@ def unregister(name: str) -> None:
 
 REFERENCES = {"original": ("Original", 0), "retrained": ("Retrained", 1)}  # name -> (label, position)
 for _entry in (
-    Method.of(finetune),
-    Method.of(cf_k),
-    Method.of(eu_k),
-    Method.of(neggrad),
-    Method.of(unsir),
-    Method.of(scrub),
-    Method.of(bad_teaching),
-    Method.of(gli),
-    Method.of(gli, "gli_l1", "GLI (L1)", gli.POSITION + 0.1, (("distance", "l1"),)),
-    Method.of(gli, "gli_cosine", "GLI (cosine)", gli.POSITION + 0.2, (("distance", "cosine"),)),
-    Method.of(neggrad_plus),
-    Method.of(l1_sparse),
-    Method.of(random_labels),
-    Method.of(salun),
-    Method.of(ssd),
+    Method.of("finetune"),
+    Method.of("cf_k"),
+    Method.of("eu_k"),
+    Method.of("neggrad"),
+    Method.of("unsir"),
+    Method.of("scrub"),
+    Method.of("bad_teaching"),
+    Method.of("gli"),
+    Method.of("gli", "gli_l1", "GLI (L1)", 9.1, (("distance", "l1"),)),
+    Method.of("gli", "gli_cosine", "GLI (cosine)", 9.2, (("distance", "cosine"),)),
+    Method.of("neggrad_plus"),
+    Method.of("l1_sparse"),
+    Method.of("random_labels"),
+    Method.of("salun"),
+    Method.of("ssd"),
 ):
     register(_entry)
 
@@ -129,7 +163,7 @@ def get_method(name: str) -> Method:
     return METHODS[name]
 
 
-def default_config(name: str, task: str, binary: bool = False, procedure: str = "default", **overrides) -> MethodConfig:
+def default_config(name: str, task: str, binary: bool = False, procedure: str = "default", **overrides):
     """The configuration of ``name`` for a task (``binary``: the benchmark's binary task) under ``procedure``, with
     overrides: the layers of ``settings.resolve``, contradictions refused."""
     from .settings import resolve
