@@ -77,11 +77,31 @@ class Benchmark:
     def num_outputs(self) -> int:
         return len(self.label_names)
 
-    def __getattr__(self, name):
-        splits = self.__dict__.get("splits", {})
-        if name in splits:
-            return splits[name]
-        raise AttributeError(name)
+    # The splits as declared attributes (``splits`` holds them by name, with ``validation`` when one is held out).
+    @property
+    def train(self) -> Split:
+        return self.splits["train"]
+
+    @property
+    def forget(self) -> Split:
+        return self.splits["forget"]
+
+    @property
+    def retain(self) -> Split:
+        return self.splits["retain"]
+
+    @property
+    def test(self) -> Split:
+        return self.splits["test"]
+
+    @property
+    def unseen(self) -> Split:
+        return self.splits["unseen"]
+
+    @property
+    def validation(self) -> Split | None:
+        """The held-out validation split, or None when the benchmark was loaded without one."""
+        return self.splits.get("validation")
 
     def fingerprint(self, split: str) -> str:
         """Identify exactly which images, labels and resolution a split holds (checkpoints record it)."""

@@ -49,6 +49,21 @@ def ensure_synthetic(benchmark: str, root, seed: int = 0, log=None) -> Path:
     return root
 
 
+def _read_mufac(root, spec, data: DataConfig, forget_count):
+    source, tables, options = read_mufac(root, forget_count=forget_count)
+    return source, tables, options, list(AGE_NAMES), sorted(f for f, _ in MUFAC_FILES.values())
+
+
+def _read_mucac(root, spec, data: DataConfig, forget_count):
+    source, tables, options = read_mucac(root, spec.labels, data.test_below, data.unseen_from, data.forget_range)
+    return source, tables, options, MUCAC_TASKS[spec.labels], [IDENTITY_FILE, ATTRIBUTE_FILE]
+
+
+# A registry entry's ``reader`` names one of these: (root, spec, data config, forget count) -> (source, the split
+# tables, the options it read with, label names, the label files its fingerprint covers).
+READERS = {"mufac": _read_mufac, "mucac": _read_mucac}
+
+
 def load_benchmark(benchmark: str, root, resolution: int = 128, data: DataConfig | None = None, *,
                    progress: bool = False, **options) -> Benchmark:
     """Read, split and decode a benchmark.
@@ -71,14 +86,7 @@ def load_benchmark(benchmark: str, root, resolution: int = 128, data: DataConfig
                             f"use --benchmark synthetic-{manifest['format']} or another --root.")
         if spec.reader == "mufac" and forget_count is None:
             forget_count = manifest.get("forget_count")
-    if spec.reader == "mufac":
-        source, tables, options = read_mufac(root, forget_count=forget_count)
-        label_names = list(AGE_NAMES)
-        label_files = sorted(f for f, _ in MUFAC_FILES.values())
-    else:
-        source, tables, options = read_mucac(root, spec.labels, data.test_below, data.unseen_from, data.forget_range)
-        label_names = MUCAC_TASKS[spec.labels]
-        label_files = [IDENTITY_FILE, ATTRIBUTE_FILE]
+    source, tables, read_options, label_names, label_files = READERS[spec.reader](root, spec, data, forget_count)
     task = spec.task
     check_disjoint({"forget": tables["forget"], "retain": tables["retain"]}, key="paths")
     cut = sorted(set(tables["forget"].persons) & set(tables["retain"].persons))
@@ -113,11 +121,11 @@ def load_benchmark(benchmark: str, root, resolution: int = 128, data: DataConfig
         if len(splits["forget"]) == 0:
             raise DataError("deduplication left the forget set empty.")
     splits = {"train": _join(splits["forget"], splits["retain"]), **splits}
-    options.update(validation_share=validation_share, validation_seed=validation_seed, dedup=data.dedup,
-                   dedup_distance=data.dedup_distance)
+    read_options.update(validation_share=validation_share, validation_seed=validation_seed, dedup=data.dedup,
+                        dedup_distance=data.dedup_distance)
     notes.append(f"images {'loaded from cache' if info['cached'] else 'decoded'} in {info['seconds']:.1f} s")
-    return Benchmark(benchmark, task, label_names, resolution, splits, str(source.path), fingerprint, options, notes,
-                     data_config=data.to_dict())
+    return Benchmark(benchmark, task, label_names, resolution, splits, str(source.path), fingerprint, read_options,
+                     notes, data_config=data.to_dict())
 
 
 def _concat(a: Table, b: Table) -> Table:
