@@ -205,7 +205,7 @@ def collect_ray(spec, methods: list[str], n_models: int, address: str | None = N
     return _grouped(results, list(configs), n_models)
 
 
-def dedup(group: list[dict]) -> list[dict]:
+def distinct_units(group: list[dict]) -> list[dict]:
     """The distinct units of a group (the Original's row repeats one unit N times)."""
     return list({id(u): u for u in group}.values())
 
@@ -237,7 +237,7 @@ def summarize(units: dict[str, list[dict]], benchmark: str, arch: str) -> tuple[
                      "mia": np.mean([u["mia"] for u in group]),
                      "forgetting_score": np.mean([u["forgetting_score"] for u in group]),
                      "median_epsilon": float(np.median(eps)), "share_epsilon_capped": float((eps >= 50).mean()),
-                     "seconds": float(sum(u.get("seconds", 0.0) for u in dedup(group))),
+                     "seconds": float(sum(u.get("seconds", 0.0) for u in distinct_units(group))),
                      "method_config": "" if config is None else json.dumps(config, sort_keys=True)})
         examples.append(pd.DataFrame({"method": name, "n_models": len(u_conf), "example": np.arange(u_conf.shape[1]),
                                       "epsilon": eps, "h": h, "lira_gap": attack["example_gap"],

@@ -111,7 +111,7 @@ def run_gli_ablations(exp, out, variants: list[str] | None = None, batches: int 
     out = Path(out)
     original, m_orig = exp.reference("original")
     m_retr = exp.reference("retrained")[1] if retrained else retrained_metrics(exp)
-    m_retr = None if m_retr is None else _plain(m_retr)
+    m_retr = None if m_retr is None else _scalar_metrics(m_retr)
     seed = exp.cfg.seed
     common = {"benchmark": b.name, "task": b.task, "arch": exp.cfg.arch, "seed": seed, "procedure": "ablation",
               "preset": "", "data_fingerprint": b.fingerprint("train")}
@@ -122,8 +122,8 @@ def run_gli_ablations(exp, out, variants: list[str] | None = None, batches: int 
         path = out / "configs" / f"{name}.json"
         record = {"variant": name, "settings": VARIANTS[name], "method_config": cfg.to_dict(),
                   "train_config": exp.cfg.to_dict(), "data_config": b.data_config, "data_fingerprint":
-                  common["data_fingerprint"], "original_metrics": _plain(m_orig), "retrained_metrics": m_retr}
-        if path.is_file() and (name == done.variant).any() and _same(old := read_json(path), record):
+                  common["data_fingerprint"], "original_metrics": _scalar_metrics(m_orig), "retrained_metrics": m_retr}
+        if path.is_file() and (name == done.variant).any() and _same_variant_run(old := read_json(path), record):
             if m_retr is not None and old.get("retrained_metrics") is None:  # run before the Retrained existed
                 write_json_atomic(path, {**old, "retrained_metrics": m_retr})
             log(f"{name}: reused")
@@ -133,7 +133,7 @@ def run_gli_ablations(exp, out, variants: list[str] | None = None, batches: int 
         done = pd.concat([done[done.variant != name], t], ignore_index=True)
         write_csv_atomic(path_traj, done)
         write_json_atomic(path, {**record, "report": rec["report"], "unlearn_seconds": rec["unlearn_seconds"],
-                                 "final_metrics": _plain(rec["metrics"])})
+                                 "final_metrics": _scalar_metrics(rec["metrics"])})
         log(f"{name}: {len(t) - 1} batches, test_acc {row['test_acc']:.4f} mia {row['mia']:.4f} "
             f"({rec['unlearn_seconds']:.0f} s)")
     traj = done[done.variant.isin(names)]
@@ -142,11 +142,11 @@ def run_gli_ablations(exp, out, variants: list[str] | None = None, batches: int 
     return summary, traj
 
 
-def _plain(metrics: dict) -> dict:
+def _scalar_metrics(metrics: dict) -> dict:
     return {k: v for k, v in metrics.items() if isinstance(v, (int, float, str, bool)) and k != "reused"}
 
 
-def _same(old: dict, new: dict) -> bool:
+def _same_variant_run(old: dict, new: dict) -> bool:
     keys = ("settings", "method_config", "train_config", "data_config", "data_fingerprint")
     return json.dumps([old.get(k) for k in keys], sort_keys=True) == json.dumps([new.get(k) for k in keys], sort_keys=True)
 

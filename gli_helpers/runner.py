@@ -147,7 +147,7 @@ def common_fields(exp: Experiment, seed: int, procedure: str, preset_name: str) 
             "procedure": procedure, "preset": preset_name, "data_fingerprint": exp.bench.fingerprint("train")}
 
 
-def run_or_reuse(exp: Experiment, name: str, cfg, original, m_retr: dict, splits: UnlearnData, common: dict,
+def run_or_reuse(exp: Experiment, name: str, cfg, original, m_retr: dict, inputs: UnlearnData, common: dict,
                  trajectory_every: int) -> tuple[dict, list[dict], dict, bool]:
     """One method of one seed: reused from its record when finished with this configuration and data, else run and
     its record written. (row, trajectory rows, record, reused); the caller merges the rows into the CSV files."""
@@ -155,7 +155,7 @@ def run_or_reuse(exp: Experiment, name: str, cfg, original, m_retr: dict, splits
     record = finished_record(path, cfg, exp, common["data_fingerprint"])
     if record is not None:
         return record["row"], [], record, True
-    row, traj_rows, record = run_method(exp, name, cfg, original, m_retr, splits, common, trajectory_every)
+    row, traj_rows, record = run_method(exp, name, cfg, original, m_retr, inputs, common, trajectory_every)
     write_json_atomic(path, record)
     return row, traj_rows, record, False
 
@@ -201,7 +201,7 @@ def _as_current(config_class, stored) -> dict | None:
         return None
 
 
-def run_method(exp: Experiment, name: str, cfg, original, m_retr: dict | None, splits: UnlearnData, common: dict,
+def run_method(exp: Experiment, name: str, cfg, original, m_retr: dict | None, inputs: UnlearnData, common: dict,
                trajectory_every: int):
     """Unlearn ``name`` from a copy of the Original model; (result row, trajectory rows, record). Without the
     Retrained model's metrics (``m_retr`` None) the row has no gaps to it."""
@@ -211,7 +211,7 @@ def run_method(exp: Experiment, name: str, cfg, original, m_retr: dict | None, s
     traj.start(model)
     torch.manual_seed(seed)
     start = time.perf_counter()
-    model, report = get_method(name).unlearn(model, splits, cfg, on_step=traj)
+    model, report = get_method(name).unlearn(model, inputs, cfg, on_step=traj)
     seconds = time.perf_counter() - start - traj.seconds
     m = evaluate(model, exp.bench, exp.device, exp.cfg.eval_batch_size, seed=seed, amp=exp.amp)
     row = {**common, "method": name, **{k: m.get(k) for k in REPORTED}, **gaps_to_reference(m, m_retr or {}),

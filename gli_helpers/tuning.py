@@ -129,11 +129,11 @@ def run_tune(spec, methods: list[str], trials: int, address: str | None = None, 
                 errors = [r.error for r in grid if r.error]
                 if errors:
                     log(f"tune {m}: {len(errors)} trial(s) failed, e.g. {errors[0]}")
-                done = [({k: _plain(v) for k, v in r.config.items()}, r.metrics.get("validation_score"))
+                done = [({k: _python_number(v) for k, v in r.config.items()}, r.metrics.get("validation_score"))
                         for r in grid if not r.error]  # in trial order
             best = max(range(len(done)), key=lambda i: done[i][1]) if done else None
             mine = [{"benchmark": b.name, "arch": exp.cfg.arch, "method": m, "trial": i, "validation_score": score,
-                     "paper_config": _same(config, first), "chosen": i == best,
+                     "paper_config": _is_paper_config(config, first), "chosen": i == best,
                      "config": json.dumps(config, sort_keys=True), "search_space": space_key,
                      "eval_fingerprint": eval_key} for i, (config, score) in enumerate(done)]
             rows += mine
@@ -152,11 +152,11 @@ def run_tune(spec, methods: list[str], trials: int, address: str | None = None, 
         return pd.DataFrame(rows, columns=TUNE_COLUMNS)
 
 
-def _plain(v):
+def _python_number(v):
     return v.item() if hasattr(v, "item") else v
 
 
-def _same(config: dict, first: dict) -> bool:
+def _is_paper_config(config: dict, first: dict) -> bool:
     return all(abs(float(config[k]) - float(v)) <= 1e-12 * max(1.0, abs(float(v))) for k, v in first.items())
 
 
