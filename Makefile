@@ -44,9 +44,9 @@ lint: setup
 # the authors' procedure, seeds 0 1 2, exported to results/mufac/regime/ (resumable; seed 2 took 83 min on 2 cores, references included, mostly alone)
 mufac-regime: setup
 	MUFAC_ZIP=$(MUFAC_ZIP) PY=$(PY) scripts/mufac_regime.sh "$(subst $(comma), ,$(SEEDS))"
-	$(PY) -m gli_helpers compare results/mufac/regime/results.csv --procedure honest --out results/mufac/regime/comparison-honest.md
-	$(PY) -m gli_helpers compare results/mufac/regime/results.csv --procedure authors --out results/mufac/regime/comparison-authors.md
-	$(PY) -m gli_helpers compare results/mufac/regime/results.csv --by-procedure honest authors --out results/mufac/regime/procedures.md
+	$(PY) -m gli_helpers compare results/mufac/regime/results.csv --procedure honest --methods paper,ablation --out results/mufac/regime/comparison-honest.md
+	$(PY) -m gli_helpers compare results/mufac/regime/results.csv --procedure authors --methods paper,ablation --out results/mufac/regime/comparison-authors.md
+	$(PY) -m gli_helpers compare results/mufac/regime/results.csv --by-procedure honest authors --methods paper,ablation --out results/mufac/regime/procedures.md
 	$(PY) -c "from gli_helpers import findings; print(findings.draw('final_scores', 'results/mufac/figures').sentence)"
 
 # Protocol 2b (results/mufac/PROTOCOL.md): the field's current baselines added to protocol 2's folder and tables

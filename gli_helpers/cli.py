@@ -267,12 +267,12 @@ def cmd_tables(args) -> None:
     print(table(args.name, args.root), end="")
 
 
-def cmd_gap_scores(args) -> None:
-    from .runner import add_gap_scores
+def cmd_upgrade_results(args) -> None:
+    from .runner import upgrade_results
     for path in args.results:
-        n = add_gap_scores(path)
-        print(f"{path}: " + ("no gap columns (its run had no Retrained model): left as it is" if n is None
-                             else f"avg_gap and tow in {n} rows"))
+        done = upgrade_results(path)
+        print(f"{path}: {done['rows']} rows; avg_gap and tow in {done['with_gap_scores']} (the others have no Retrained "
+              f"model); selection renamed paper -> on_test in {done['selection_renamed']}")
 
 
 def cmd_export(args) -> None:
@@ -292,6 +292,14 @@ def cmd_compare(args) -> None:
     except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
         raise DataError(f"cannot read {args.results}: {exc}. Give the results.csv of a run folder.") from None
     results = with_gap_scores(results)  # files written before these columns existed get them from their gaps
+    if args.methods or args.seeds:
+        from .unlearning import REFERENCES, parse_methods
+        if args.methods:
+            results = results[results.method.isin([*REFERENCES, *parse_methods(args.methods)])]
+        if args.seeds:
+            results = results[results.seed.isin(_seeds(args))]
+        if results.empty:
+            raise DataError(f"{args.results} holds no rows of --methods {args.methods} / --seeds {args.seeds}.")
     results, benchmark, arch = choose_rows(results, args.results, args.benchmark, args.arch, args.procedure,
                                            bool(args.by_procedure))
     if args.by_procedure:  # one benchmark and architecture, every procedure
@@ -396,7 +404,7 @@ def main(argv=None) -> int:
                                      "F, the competition score and a LiRA-style attack")
     add_data_options(p)
     add_train_options(p)
-    p.add_argument("--methods", default="gli", help="all, ablation, or a comma list (default gli)")
+    p.add_argument("--methods", default="gli", help="all, paper, ablation, or a comma list (default gli)")
     p.add_argument("--models", type=int, required=True, help="N: Retrained models and runs per method (at least 2)")
     p.add_argument("--bootstrap", type=int, default=0, metavar="SAMPLES",
                    help="add 95%% intervals of F and the attack's accuracy over forget examples from SAMPLES "
@@ -454,7 +462,7 @@ def main(argv=None) -> int:
                    help="train: also list the N most expensive operations of a training step (torch profiler)")
     p.add_argument("--results", help="unlearn: a results.csv")
     p.add_argument("--preset", default="smoke", help="engine: the grid's preset")
-    p.add_argument("--methods", default="all", help="engine: the grid's methods")
+    p.add_argument("--methods", default="paper", help="engine: the grid's methods")
     p.add_argument("--seeds", default="0", help="engine: the grid's seeds")
     p.add_argument("--configurations", default="local:2,ray:2,ray:1",
                    help="engine: ENGINE:THREADS per unit, compared with the first")
@@ -470,6 +478,9 @@ def main(argv=None) -> int:
     p.add_argument("--by-procedure", nargs=2, metavar=("BASE", "OTHER"),
                    help="instead: the final score of every method under two procedures (e.g. honest authors), "
                         "with 95%% intervals over seeds, ranks and the gap OTHER - BASE")
+    p.add_argument("--methods", help="only these methods (all, paper, ablation or a comma list; the reference rows are "
+                                     "always kept)")
+    p.add_argument("--seeds", help="only these seeds, e.g. 0 or 0,1")
     p.add_argument("--out", help="also write the table to this file")
     p.add_argument("--figures", help="also draw the final scores (and trajectories, from the trajectories.csv beside "
                                      "the results) into this folder")
@@ -480,10 +491,10 @@ def main(argv=None) -> int:
     p.add_argument("--root", default=".", help="the repository root that holds results/ (default: here)")
     p.set_defaults(func=cmd_tables)
 
-    p = sub.add_parser("gap-scores", help="add the avg_gap and tow columns to stored results.csv files, computed from "
-                                          "their gap columns (nothing is rerun)")
+    p = sub.add_parser("upgrade-results", help="bring stored results.csv files to the current columns and names: avg_gap "
+                                               "and tow from their gaps, selection paper -> on_test (nothing is rerun)")
     p.add_argument("results", nargs="+", help="results.csv files")
-    p.set_defaults(func=cmd_gap_scores)
+    p.set_defaults(func=cmd_upgrade_results)
 
     p = sub.add_parser("export-results", help="copy a run's numbers and configurations (no checkpoints) elsewhere")
     p.add_argument("run_dir")

@@ -297,6 +297,21 @@ TABLES = {
 }
 
 
+# The files of results/ that `compare --out` writes whole: path -> the command's arguments. tests/test_docs.py checks
+# that each equals what its command prints; scripts/refresh_tables.py rewrites them. Protocol 2's files hold the
+# paper's eight methods (and GLI's variants) as that protocol defined them; protocol 2b's rows are tabled apart.
+COMMAND_FILES = {
+    "results/mufac/full/comparison.md": "compare results/mufac/full/results.csv",
+    "results/mufac/dedup/comparison.md": "compare results/mufac/dedup/results.csv",
+    "results/mufac/regime/comparison-honest.md":
+        "compare results/mufac/regime/results.csv --procedure honest --methods paper,ablation",
+    "results/mufac/regime/comparison-authors.md":
+        "compare results/mufac/regime/results.csv --procedure authors --methods paper,ablation",
+    "results/mufac/regime/procedures.md":
+        "compare results/mufac/regime/results.csv --by-procedure honest authors --methods paper,ablation",
+}
+
+
 def table(name: str, root: str | Path = ".") -> str:
     """The Markdown table ``name`` from the committed results under ``root`` (the repository)."""
     if name not in TABLES:

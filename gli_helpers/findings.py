@@ -190,8 +190,15 @@ def _procedure_sentence(r: pd.DataFrame, procedure: str, pub: dict) -> tuple[str
     return text, table
 
 
+def _paper_methods_only(r: pd.DataFrame) -> pd.DataFrame:
+    """The rows of the paper's comparison (its eight methods, GLI's distance variants, the references): protocol 2
+    as defined; the field's baselines that protocol 2b added to the same file are drawn apart (``field_baselines``)."""
+    from .unlearning import PAPER_METHODS
+    return r[r.method.isin([*REFERENCES, *PAPER_METHODS, "gli_l1", "gli_cosine"])]
+
+
 def final_scores(root=None, folder: str = "regime", name: str = "final_scores") -> Finding:
-    r = _csv(root, f"{folder}/results.csv")
+    r = _paper_methods_only(_csv(root, f"{folder}/results.csv"))
     pub = published_final_scores()
     procs = [p for p in ("honest", "authors") if p in set(r.procedure)]
     title = f"{plots.describe(r, ' vs '.join(procs) + (' procedures' if len(procs) > 1 else ''))}: final score per method"
@@ -207,6 +214,41 @@ def final_scores(root=None, folder: str = "regime", name: str = "final_scores") 
     sentence = f"{plots.describe(r, '')}: " + "; ".join(texts) + away + "."
     return Finding(name, "Does GLI rank first, under the honest and under the authors' procedure?", fig, sentence,
                    pd.concat(tables))
+
+
+FIELD_METHODS = ("neggrad_plus", "l1_sparse", "random_labels", "salun", "ssd")  # protocol 2b
+
+
+def field_baselines(root=None) -> Finding:
+    """Protocol 2b: every method, on the seeds where the field's five current baselines ran, under both procedures;
+    final score by figure, and GLI's ranks by final score and by Avg Gap in the sentence."""
+    from .metrics import with_gap_scores
+    r = with_gap_scores(_csv(root, "regime/results.csv"))
+    seeds = [s for s, g in r.groupby("seed") if set(FIELD_METHODS) <= set(g.method)]
+    if not seeds:
+        raise DataError("results/mufac/regime/results.csv holds no seed on which the field's baselines ran "
+                        "(protocol 2b); run make mufac-regime-field first.")
+    r = r[r.seed.isin(seeds)]
+    procs = [p for p in ("honest", "authors") if p in set(r.procedure)]
+    title = (f"{plots.describe(r, ' vs '.join(procs) + ' procedures')}: final score, the paper's methods and the "
+             "field's current baselines")
+    fig = plots.procedure_plot(r, "final_score", title=title, procedures=procs, published=published_final_scores())
+    texts, tables = [], []
+    for p in procs:
+        rows = r[r.procedure == p]
+        score, gap = rows.groupby("method").final_score.mean(), rows.groupby("method").avg_gap.mean()
+        rk, gap_rk = ranks(score), ranks(-gap[[m for m in gap.index if m in score.index]])
+        best, best_gap = rk.idxmin(), gap_rk.idxmin()
+        texts.append(f"under the {PROCEDURE_NAMES.get(p, p)} GLI ranks {rk['gli']} of {len(rk)} by final score "
+                     f"({score['gli']:.3f}; best {method_label(best)} {score[best]:.3f}) and {gap_rk['gli']} of "
+                     f"{len(gap_rk)} by Avg Gap ({gap['gli']:.3f}; best {method_label(best_gap)} {gap[best_gap]:.3f})")
+        table = pd.DataFrame({"final_score": score, "rank": rk, "avg_gap": gap, "avg_gap_rank": gap_rk}).loc[
+            method_order(score.index)]
+        table.insert(0, "procedure", p)
+        tables.append(table)
+    sentence = f"{plots.describe(r, '')}: " + "; ".join(texts) + "."
+    return Finding("field_baselines", "Does GLI beat the field's current baselines (SalUn, SSD, Random Labels, "
+                   "NegGrad+, l1-sparse)?", fig, sentence, pd.concat(tables))
 
 
 def final_scores_32px(root=None) -> Finding:
@@ -530,7 +572,8 @@ def duplicates(root=None) -> Finding:
 
 # ---------------------------------------------------------------------------------------------------- all of them
 
-FINDINGS = {"memorisation": memorisation, "final_scores": final_scores, "final_scores_32px": final_scores_32px,
+FINDINGS = {"memorisation": memorisation, "final_scores": final_scores, "field_baselines": field_baselines,
+            "final_scores_32px": final_scores_32px,
             "final_scores_128px": final_scores_128px, "tuning": tuning, "gli_batches": gli_batches,
             "gli_variants": gli_variants, "loss_gaps": loss_gaps, "audit": audit, "duplicates": duplicates}
 

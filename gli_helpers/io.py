@@ -61,8 +61,14 @@ def merge_rows(old, new, keys: list[str]):
         raise DataError(f"the stored rows have no column(s) {missing} to match new rows by; move the file aside (it "
                         "was left as it is) or run into another folder.")
     old_keys, new_keys = old.set_index(keys).index, new.set_index(keys).index
-    parts = [new[new_keys == key] if key in new_keys else old[old_keys == key] for key in dict.fromkeys(old_keys)]
-    return pd.concat([*parts, new[~new_keys.isin(old_keys)]], ignore_index=True)
+    group, groups = pd.factorize(old_keys)  # each stored group's place: the order of its first row
+    at = pd.Index(groups).get_indexer(new_keys)  # a new row's stored group, or -1
+    fresh = at < 0
+    at[fresh] = len(groups) + pd.factorize(new_keys[fresh])[0]  # new groups after every stored one
+    kept = ~old_keys.isin(new_keys)
+    out = pd.concat([old[kept], new], ignore_index=True)
+    order = pd.Series(list(group[kept]) + list(at)).to_numpy()
+    return out.iloc[order.argsort(kind="stable")].reset_index(drop=True)
 
 
 def read_csv(path, **kwargs):

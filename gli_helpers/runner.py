@@ -16,7 +16,7 @@ import torch
 from .errors import ConfigError, DataError
 from .experiment import REPORTED, Experiment
 from .io import merge_rows, read_csv, read_json, write_csv_atomic, write_json_atomic
-from .metrics import evaluate, gaps_to_reference, metrics_from_logits, predict, with_gap_scores
+from .metrics import evaluate, gaps_and_scores, metrics_from_logits, predict, with_gap_scores
 from .unlearning import REFERENCES, UnlearnData, get_method, method_label, method_order
 from .unlearning.common import current_settings
 from .unlearning.settings import check_procedure, resolve
@@ -135,7 +135,7 @@ def reference_rows(exp: Experiment, common: dict):
 
 def rows_of_references(exp: Experiment, common: dict, m_orig: dict, m_retr: dict) -> list[dict]:
     """The result rows of the Original and Retrained models from their metrics."""
-    return [{**common, "method": name, **{k: m.get(k) for k in REPORTED}, **gaps_to_reference(m, m_retr),
+    return [{**common, "method": name, **{k: m.get(k) for k in REPORTED}, **gaps_and_scores(m, m_retr),
              "retrain_seconds": m_retr["train_seconds"], "unlearn_seconds": 0.0 if name == "original" else m["train_seconds"],
              "selection": "", "quirks": "", "method_config": json.dumps(exp.cfg.to_dict())}
             for name, m in (("original", m_orig), ("retrained", m_retr))]
@@ -154,7 +154,10 @@ def run_or_reuse(exp: Experiment, name: str, cfg, original, m_retr: dict, inputs
     path = record_path(exp.run_dir, name, common["seed"], common["procedure"])
     record = finished_record(path, cfg, exp, common["data_fingerprint"])
     if record is not None:
-        return record["row"], [], record, True
+        from .unlearning.selection import OLD_MODES
+        row = dict(record["row"])
+        row["selection"] = OLD_MODES.get(row.get("selection"), row.get("selection"))  # a record from before a rename
+        return row, [], record, True
     row, traj_rows, record = run_method(exp, name, cfg, original, m_retr, inputs, common, trajectory_every)
     write_json_atomic(path, record)
     return row, traj_rows, record, False
@@ -214,7 +217,7 @@ def run_method(exp: Experiment, name: str, cfg, original, m_retr: dict | None, i
     model, report = get_method(name).unlearn(model, inputs, cfg, on_step=traj)
     seconds = time.perf_counter() - start - traj.seconds
     m = evaluate(model, exp.bench, exp.device, exp.cfg.eval_batch_size, seed=seed, amp=exp.amp)
-    row = {**common, "method": name, **{k: m.get(k) for k in REPORTED}, **gaps_to_reference(m, m_retr or {}),
+    row = {**common, "method": name, **{k: m.get(k) for k in REPORTED}, **gaps_and_scores(m, m_retr or {}),
            "unlearn_seconds": seconds, "retrain_seconds": (m_retr or {}).get("train_seconds"),
            "selection": report.get("selection", ""), "quirks": ";".join(method_quirks(cfg, report)),
            "method_config": json.dumps(cfg.to_dict())}
@@ -232,27 +235,35 @@ def in_column_order(frame: pd.DataFrame) -> pd.DataFrame:
     return frame[first + [c for c in frame.columns if c not in first]]
 
 
-def add_gap_scores(path) -> int | None:
-    """Give a stored results.csv the ``avg_gap`` and ``tow`` columns, computed from its gap columns (nothing is
-    rerun and no other value changes); written atomically. Returns the number of rows that have them, or None
-    (the file left as it is) when it has no gap columns: its run had no Retrained model."""
+def upgraded(frame: pd.DataFrame) -> pd.DataFrame:
+    """Results rows as the current package writes them: ``avg_gap`` and ``tow`` from the stored gaps (where there
+    are gaps), and the selection's current name (``paper`` is now ``on_test``); no other value changes."""
+    from .unlearning.selection import OLD_MODES
+    out = with_gap_scores(frame)
+    if "selection" in out.columns:
+        out = out.assign(selection=out.selection.replace(OLD_MODES))
+    return in_column_order(out)
+
+
+def upgrade_results(path) -> dict:
+    """Rewrite a stored results.csv as ``upgraded`` (atomically): what changed, as counts."""
     path = Path(path)
     frame = read_csv(path)
     if not {"benchmark", "method", "seed"} <= set(frame.columns):
         raise DataError(f"{path} is not a results table (no benchmark, method and seed columns); give a results.csv "
                         "written by python -m gli_helpers run.")
-    if not set(GAPS) <= set(frame.columns):
-        return None
-    frame = in_column_order(with_gap_scores(frame))
-    write_csv_atomic(path, frame)
-    return int(frame["avg_gap"].notna().sum())
+    new = upgraded(frame)
+    renamed = int((frame.selection != new.selection).sum()) if "selection" in frame.columns else 0
+    write_csv_atomic(path, new)
+    return {"rows": len(new), "with_gap_scores": int(new["avg_gap"].notna().sum()) if "avg_gap" in new else 0,
+            "selection_renamed": renamed}
 
 
 def save_rows(out: Path, rows: list[dict], traj_rows: list[dict]) -> None:
     """Merge rows into results.csv and trajectories.csv (replacing rows with the same keys), atomically."""
     if rows:
         new = pd.DataFrame(rows, columns=RESULT_COLUMNS)
-        write_csv_atomic(out / "results.csv", in_column_order(with_gap_scores(_merge(out / "results.csv", new, RESULT_KEYS))))
+        write_csv_atomic(out / "results.csv", upgraded(_merge(out / "results.csv", new, RESULT_KEYS)))
     if traj_rows:
         new = pd.DataFrame(traj_rows, columns=TRAJECTORY_COLUMNS)
         write_csv_atomic(out / "trajectories.csv", _merge(out / "trajectories.csv", new, [*RESULT_KEYS, "step"]))
@@ -268,9 +279,9 @@ def run_benchmark(exp: Experiment, methods: list[str], seeds: list[int], traject
     """For each seed: train (or reuse) the references, then run every method, each from the same Original.
 
     ``method_overrides`` maps a method name to configuration overrides (e.g. {"gli": {"perturbation_steps": 3}});
-    ``procedure`` (PROCEDURES) applies the same settings to every method. Each finished method is written at
-    once to results.csv, trajectories.csv and configs/, and a later call with the same configuration and
-    data reuses it instead of running it again, so an interrupted run resumes where it stopped.
+    ``procedure`` (``unlearning.settings.PROCEDURES``) applies the same settings to every method. Each finished
+    method is written at once to results.csv, trajectories.csv and configs/, and a later call with the same
+    configuration and data reuses it instead of running it again, so an interrupted run resumes where it stopped.
     Returns this call's result rows (results.csv keeps the rows of other methods, seeds and procedures)."""
     configs = method_configs(exp, methods, method_overrides or {}, procedure)
     out = exp.run_dir
@@ -318,9 +329,15 @@ def format_table(table: pd.DataFrame) -> str:
 EXPORTED = ["results.csv", "trajectories.csv", "errors.csv", "tune.csv", "audit.csv", "audit_examples.csv", "audit.json"]
 
 
+MERGED_ON_EXPORT = {"results.csv": RESULT_KEYS, "trajectories.csv": [*RESULT_KEYS, "step"]}
+
+
 def export_results(run_dir, dest) -> list[str]:
     """Copy the numbers of a run (results, trajectories, errors, the tuning log, the audit's tables, configurations,
-    reference-model metrics) to ``dest``; never the checkpoints, the images or anything else from the dataset."""
+    reference-model metrics) to ``dest``; never the checkpoints, the images or anything else from the dataset.
+    ``results.csv`` and ``trajectories.csv`` are merged into those ``dest`` already holds (``io.merge_rows``): rows
+    of methods, seeds or procedures this run folder does not have are kept, so exporting a run that added methods
+    to a committed folder drops nothing."""
     import shutil
 
     run_dir, dest = Path(run_dir), Path(dest)
@@ -332,7 +349,11 @@ def export_results(run_dir, dest) -> list[str]:
     for rel in [*EXPORTED, *sorted(p.relative_to(run_dir).as_posix() for p in extra)]:
         if (run_dir / rel).is_file():
             (dest / rel).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(run_dir / rel, dest / rel)
+            if rel in MERGED_ON_EXPORT and (dest / rel).is_file():
+                merged = merge_rows(read_csv(dest / rel), read_csv(run_dir / rel), MERGED_ON_EXPORT[rel])
+                write_csv_atomic(dest / rel, upgraded(merged) if rel == "results.csv" else merged)
+            else:
+                shutil.copyfile(run_dir / rel, dest / rel)
             copied.append(rel)
     return copied
 

@@ -11,13 +11,6 @@ SEEDS=${1:-0 1 2}
 [ -f runs/mufac-regime-pilot.json ] || scripts/mufac_regime_pilot.sh
 RES=$($PY -c "import json; r=json.load(open('runs/mufac-regime-pilot.json')); print(r['chosen_resolution'] or max(r['candidates'], key=lambda k: r['candidates'][k]['original']['forgetting_score']))")
 METHODS=${METHODS:-gli,gli_l1,gli_cosine,finetune,cf_k,eu_k,neggrad,unsir,scrub,bad_teaching}  # protocol 2b: the five field baselines
-# The export below copies the run folder's results.csv over the committed one: a run folder that does not hold the
-# committed rows yet (a fresh checkout, or protocol 2b adding methods) starts from them, so that none is dropped.
-if [ ! -f "runs/mufac-regime-$RES/results.csv" ] && [ -f results/mufac/regime/results.csv ]; then
-  mkdir -p "runs/mufac-regime-$RES/configs"
-  cp results/mufac/regime/results.csv "runs/mufac-regime-$RES/results.csv"
-  cp results/mufac/regime/configs/*.json "runs/mufac-regime-$RES/configs/"
-fi
 for seed in $SEEDS; do
   for procedure in honest authors; do
     $PY -m gli_helpers run --benchmark mufac --root "$ZIP" --preset cpu --resolution "$RES" --epochs 30 \
@@ -25,6 +18,6 @@ for seed in $SEEDS; do
       --trajectory-every 0 --out "runs/mufac-regime-$RES" --quiet
   done
   $PY -m gli_helpers export-results "runs/mufac-regime-$RES" results/mufac/regime > /dev/null
-  cp runs/mufac-regime-pilot.json results/mufac/regime/pilot.json
+  [ -f results/mufac/regime/pilot.json ] || cp runs/mufac-regime-pilot.json results/mufac/regime/pilot.json  # the committed pilot stays
   echo "seed $seed done: results/mufac/regime/results.csv"
 done

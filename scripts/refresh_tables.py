@@ -15,15 +15,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 from gli_helpers.cli import main  # noqa: E402
+from gli_helpers.doc_tables import COMMAND_FILES  # noqa: E402
 
 COMMENT = re.compile(r"<!-- table: (python -m gli_helpers [^>]*?) -->")
-COMMAND_FILES = {  # written whole by `compare --out` (tests/test_docs.py holds the same list)
-    "results/mufac/full/comparison.md": "compare results/mufac/full/results.csv",
-    "results/mufac/dedup/comparison.md": "compare results/mufac/dedup/results.csv",
-    "results/mufac/regime/comparison-honest.md": "compare results/mufac/regime/results.csv --procedure honest",
-    "results/mufac/regime/comparison-authors.md": "compare results/mufac/regime/results.csv --procedure authors",
-    "results/mufac/regime/procedures.md": "compare results/mufac/regime/results.csv --by-procedure honest authors",
-}
 
 
 def printed(args: list[str]) -> str:

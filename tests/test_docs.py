@@ -23,19 +23,15 @@ from pathlib import Path
 
 import pytest
 
+from gli_helpers import doc_tables
+
 from .conftest import REPO
 
 DOCS = sorted({REPO / "README.md", *REPO.glob("docs/*.md"), *REPO.glob("results/**/*.md")})
 # Logs of timings measured once (machine, date and command stated beside each), not tables of committed results.
 MEASUREMENT_LOGS = {"docs/PERFORMANCE.md", "docs/CLUSTER.md"}
 # Files written whole by a command (`compare --out`): they must equal what the command prints now.
-COMMAND_FILES = {
-    "results/mufac/full/comparison.md": "compare results/mufac/full/results.csv",
-    "results/mufac/dedup/comparison.md": "compare results/mufac/dedup/results.csv",
-    "results/mufac/regime/comparison-honest.md": "compare results/mufac/regime/results.csv --procedure honest",
-    "results/mufac/regime/comparison-authors.md": "compare results/mufac/regime/results.csv --procedure authors",
-    "results/mufac/regime/procedures.md": "compare results/mufac/regime/results.csv --by-procedure honest authors",
-}
+COMMAND_FILES = doc_tables.COMMAND_FILES
 TABLE_COMMENT = re.compile(r"<!-- table: (python -m gli_helpers [^>]*?) -->")
 SETTINGS_COMMENT = "<!-- settings table -->"  # a table of settings or facts, not of results
 RESULT_NUMBER = re.compile(r"\d\.\d{2,}")

@@ -14,7 +14,7 @@ from gli_helpers.metrics import predict, task_loss
 from gli_helpers.runner import unlearn_data
 from gli_helpers.train import train_model
 from gli_helpers.unlearning import default_config, get_method
-from gli_helpers.unlearning.common import Run
+from gli_helpers.unlearning.common import Run, epoch_batches, fetch
 from gli_helpers.unlearning.random_labels import wrong_labels
 from gli_helpers.unlearning.salun import saliency_masks
 from gli_helpers.unlearning.ssd import importances
@@ -72,6 +72,16 @@ def test_salun_leaves_every_weight_outside_its_mask_bit_identical(setup, finetun
     masks = saliency_masks(Run(copy.deepcopy(model), data, cfg))
     share = sum(int(m.sum()) for m in masks) / sum(m.numel() for m in masks)
     assert share == pytest.approx(cfg.share, abs=1e-6)
+    # the mask, computed here by hand: |gradient of the summed forget losses|, the top half over the whole network
+    probe = copy.deepcopy(model).eval()
+    batches = Run(probe, data, cfg)  # the same augmentation draws as the run above
+    for idx in epoch_batches(len(data.forget), cfg.batch_size, data.seed + 1, 0):
+        x, y = batches.batch(data.forget, idx)
+        task_loss(probe(x), y, "multiclass").backward()
+    magnitude = torch.cat([p.grad.abs().flatten() for p in probe.parameters()])
+    threshold = magnitude.sort(descending=True).values[len(magnitude) // 2 - 1]
+    mine = torch.cat([m.flatten() for m in masks])
+    assert (magnitude[mine] >= threshold).all() and (magnitude[~mine] <= threshold).all()
     before = params(model)
     out, report = get_method("salun").unlearn(copy.deepcopy(model), data, cfg)
     after = params(out)
@@ -87,6 +97,16 @@ def test_ssd_dampens_exactly_the_parameters_above_its_threshold(setup):
     probe = copy.deepcopy(model).eval()
     run = Run(probe, data, cfg)
     forget, global_ = importances(run, [data.forget]), importances(run, [data.retain, data.forget])
+    # the forget importance by hand: each clean batch's squared gradient, averaged over the batches
+    by_hand = [torch.zeros_like(p) for p in probe.parameters()]
+    batches = epoch_batches(len(data.forget), cfg.batch_size, data.seed, 0)
+    for idx in batches:
+        probe.zero_grad()
+        x, y = fetch(data.forget, idx, CPU)
+        task_loss(probe(x), y, "multiclass").backward()
+        for h, p in zip(by_hand, probe.parameters(), strict=True):
+            h += p.grad ** 2 / len(batches)
+    assert all(torch.allclose(h, f, rtol=1e-4, atol=1e-12) for h, f in zip(by_hand, forget, strict=True))
     before = params(model)
     out, report = get_method("ssd").unlearn(copy.deepcopy(model), data, cfg)
     chosen_total = 0
@@ -119,3 +139,13 @@ def test_l1_sparse_shrinks_the_weights_with_a_decaying_penalty(setup, finetuned)
     assert l1[0] < l1[1]  # the same batches and steps; only the penalty differs
     assert report["l1_weights"] == pytest.approx([1e-3, 5e-4])
     assert loss_on(sparse, data.retain) < loss_on(model, data.retain)
+
+
+def test_what_a_method_records_survives_an_early_stop(setup):
+    model, data = setup
+    _, report = get_method("l1_sparse").unlearn(copy.deepcopy(model), data,
+                                                default_config("l1_sparse", "multiclass", selection="none", max_steps=1))
+    assert report["stopped_at_max_steps"] and report["l1_weights"] == [1e-4]
+    _, report = get_method("salun").unlearn(copy.deepcopy(model), data,
+                                            default_config("salun", "multiclass", selection="none", max_steps=1))
+    assert report["masked_share"] == pytest.approx(0.5, abs=1e-6)

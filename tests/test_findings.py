@@ -187,3 +187,21 @@ def test_committed_figures_are_what_the_functions_draw(tmp_path):
         a = np.asarray(Image.open(COMMITTED / f"{name}.png").convert("L"), dtype=float)
         b = np.asarray(Image.open(tmp_path / f"{name}.png").convert("L"), dtype=float)
         assert a.shape == b.shape and np.abs(a - b).mean() < 1.0, f"{name}.png is stale: run make mufac-figures"
+
+
+def test_field_baselines_ranks_gli_among_every_method_on_the_seeds_where_the_five_ran():
+    f = findings.field_baselines()
+    r = _csv("regime/results.csv")
+    seeds = sorted(s for s, g in r.groupby("seed") if set(findings.FIELD_METHODS) <= set(g.method))
+    assert seeds == [0]  # protocol 2b so far
+    r = r[r.seed.isin(seeds)]
+    honest = r[r.procedure == "honest"].groupby("method").final_score.mean()
+    ax = f.figure.axes[0]
+    authors = r[r.procedure == "authors"].groupby("method").final_score.mean()
+    check_points(ax, {plots.label(m): [honest[m], authors[m]] for m in [*findings.FIELD_METHODS, "gli", "eu_k"]})
+    table = f.table[f.table.procedure == "honest"]
+    assert table.at["gli", "rank"] == 12 and int(table["rank"].max()) == 13
+    assert "GLI ranks 12 of 13 by final score" in f.sentence and "by Avg Gap" in f.sentence
+    assert "seed 0" in f.sentence
+    # protocol 2's own figure keeps to the paper's eight methods
+    assert "SalUn" not in {t.get_text() for t in findings.final_scores().figure.axes[0].get_xticklabels()}

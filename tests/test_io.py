@@ -1,5 +1,5 @@
-"""The one merge of every results file: a group of rows with the same keys is replaced where it stood, new groups
-go last, and every other stored row is kept."""
+"""The one merge of every results file (a group of rows with the same keys is replaced where it stood, new groups
+go last, every other stored row is kept), the gap scores, and the upgrade of stored results."""
 
 from __future__ import annotations
 
@@ -23,3 +23,33 @@ def test_merge_replaces_groups_in_place_and_keeps_the_rest():
 def test_merge_refuses_stored_rows_without_the_keys():
     with pytest.raises(DataError, match=r"no column\(s\) \['seed'\]"):
         merge_rows(pd.DataFrame({"method": ["a"]}), pd.DataFrame({"method": ["a"], "seed": [0]}), ["method", "seed"])
+
+
+def test_gap_scores_by_hand():
+    from gli_helpers.metrics import gap_scores
+    gaps = {"forget_acc_gap": 0.4, "retain_acc_gap": -0.1, "test_acc_gap": 0.05, "mia_gap": -0.15}
+    scores = gap_scores(gaps)
+    assert scores["avg_gap"] == pytest.approx((0.4 + 0.1 + 0.05 + 0.15) / 4)
+    assert scores["tow"] == pytest.approx(0.6 * 0.9 * 0.95)
+    assert gap_scores({**gaps, "mia_gap": float("nan")}) == {} and gap_scores({"forget_acc_gap": 0.1}) == {}
+    assert gap_scores(dict.fromkeys(gaps, 0.0)) == {"avg_gap": 0.0, "tow": 1.0}  # the Retrained model itself
+
+
+def test_upgrade_results_adds_the_scores_renames_the_selection_and_changes_nothing_else(tmp_path):
+    from gli_helpers.cli import main
+    stored = pd.DataFrame({"benchmark": ["mufac"] * 3, "method": ["original", "gli", "finetune"], "seed": [0, 0, 1],
+                           "final_score": [0.5, 0.6, 0.7], "test_acc_gap": [0.1, 0.0, None],
+                           "retain_acc_gap": [0.0, -0.2, None], "forget_acc_gap": [0.5, 0.3, None],
+                           "mia_gap": [0.1, 0.1, None], "selection": ["", "paper", "none"]})
+    path = tmp_path / "results.csv"
+    stored.to_csv(path, index=False)
+    assert main(["upgrade-results", str(path)]) == 0
+    new = pd.read_csv(path, keep_default_na=False, na_values=[""])
+    assert new.avg_gap.tolist()[:2] == pytest.approx([0.175, 0.15]) and pd.isna(new.avg_gap[2])
+    assert new.tow[0] == pytest.approx(0.9 * 1.0 * 0.5)
+    assert new.selection.fillna("").tolist() == ["", "on_test", "none"]
+    pd.testing.assert_frame_equal(new[["method", "seed", "final_score", "mia_gap"]],
+                                  stored[["method", "seed", "final_score", "mia_gap"]])
+    (tmp_path / "other.csv").write_text("a,b\n1,2\n")
+    assert main(["upgrade-results", str(tmp_path / "other.csv")]) == 2  # not a results table: refused, left as it is
+    assert (tmp_path / "other.csv").read_text() == "a,b\n1,2\n"

@@ -17,7 +17,7 @@ from gli_helpers.models import build_model
 from gli_helpers.runner import unlearn_data
 from gli_helpers.runtime import forward
 from gli_helpers.train import train_model
-from gli_helpers.unlearning import default_config, get_method, gli_perturb
+from gli_helpers.unlearning import default_config, distinct_methods, get_method, gli_perturb
 from gli_helpers.unlearning.common import Run, distill_kl, epoch_batches, fetch
 from gli_helpers.unlearning.gli import weight
 from gli_helpers.unlearning.selection import Selector
@@ -130,7 +130,7 @@ def test_distill_kl_matches_a_hand_computation():
     assert float(distill_kl(s, t, "multilabel", 2.0, "softmax")) == pytest.approx(by_hand, rel=1e-6)
 
 
-@pytest.mark.parametrize("name", ["finetune", "neggrad", "gli"])
+@pytest.mark.parametrize("name", ["finetune", "neggrad", "gli", "neggrad_plus", "random_labels", "salun", "l1_sparse"])
 def test_bn_eval_leaves_batchnorm_statistics_unchanged(setup, name):
     model, data = setup
     for bn_eval in (True, False):
@@ -154,7 +154,10 @@ def test_unlearning_batches_are_augmented_unless_asked_not_to(setup):
     assert not torch.equal(a.fc.weight, b.fc.weight)
 
 
-@pytest.mark.parametrize("name", ["finetune", "cf_k", "eu_k", "neggrad", "unsir", "scrub", "bad_teaching", "gli"])
+STEPPING = [m for m in distinct_methods() if m != "ssd"]  # SSD takes no gradient steps: nothing to select or stop
+
+
+@pytest.mark.parametrize("name", STEPPING)
 def test_every_method_has_paper_selection(setup, name):
     model, data = setup
     cfg = default_config(name, "multiclass", epochs=1, selection="on_test", patience=2)
@@ -288,7 +291,7 @@ def test_gli_diagnostics_are_recorded_per_step_without_changing_the_run(setup):
 
 def test_max_steps_stops_every_method(setup):
     model, data = setup
-    for name in ("finetune", "neggrad", "gli"):
+    for name in STEPPING:
         _, report = get_method(name).unlearn(copy.deepcopy(model), data, default_config(name, "multiclass", selection="none",
                                                                              max_steps=2))
         assert report["optimizer_steps"] == 2 and report["stopped_at_max_steps"]

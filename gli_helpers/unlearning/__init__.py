@@ -174,8 +174,12 @@ def parse_methods(spec: str) -> list[str]:
     """A comma list of names, where ``all`` stands for the registry's distinct methods, ``paper`` for the paper's
     eight (GLI and its seven baselines) and ``ablation`` for GLI with l2, l1 and cosine distances (e.g.
     ``paper,ablation``)."""
+    tokens = [s.strip() for s in spec.split(",")]
+    for token in tokens:  # every explicit name first: a wrong one is refused before ``all`` imports the methods
+        if token and token not in ("all", "paper", "ablation") and token not in REFERENCES:
+            get_method(token)
     names = []
-    for token in (s.strip() for s in spec.split(",")):
+    for token in tokens:
         expanded = (list(distinct_methods()) if token == "all" else list(PAPER_METHODS) if token == "paper"
                     else ["gli", "gli_l1", "gli_cosine"] if token == "ablation" else [token] if token else [])
         for n in expanded:

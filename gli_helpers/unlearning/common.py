@@ -136,8 +136,10 @@ class Run:
     generator), the model's mode during updates (``cfg.bn_eval``), optimizer steps reported to ``on_step``,
     and checkpoint selection with early stopping. ``Method.unlearn`` creates it and calls ``finish``.
     A method may attach per-step diagnostics to the next step with ``note``; ``on_step`` then receives them as
-    its ``info`` keyword (it is called with two arguments when there are none). What the method returns (a dict,
-    or None) is recorded next to its result, with the selection and step count that ``finish`` adds."""
+    its ``info`` keyword (it is called with two arguments when there are none). What the method puts in
+    ``report`` is recorded next to its result, with the selection and step count that ``finish`` adds; a dict it
+    returns is added too, but only when it runs to its end (checkpoint selection stops a run by raising), so what
+    must survive an early stop goes into ``report`` as it is known."""
 
     def __init__(self, model, data: UnlearnData, cfg: MethodConfig, on_step=None):
         from .selection import Selector

@@ -28,16 +28,15 @@ def l1_norm(params) -> torch.Tensor:
     return sum(p.abs().sum() for p in params)
 
 
-def unlearn(run: Run) -> dict:
+def unlearn(run: Run) -> None:
     model, data, cfg = run.model, run.data, run.cfg
     params = [p for p in model.parameters() if p.requires_grad]
     opt = sgd(params, cfg)
     run.train_mode()
-    weights = []
+    weights = run.report.setdefault("l1_weights", [])  # the weight of each epoch begun, kept if selection stops early
     for epoch in range(cfg.epochs):
         alpha = cfg.alpha * (1 - epoch / cfg.epochs)
         weights.append(alpha)
         for idx in epoch_batches(len(data.retain), cfg.batch_size, data.seed, epoch):
             x, y = run.batch(data.retain, idx)
             run.take_step(opt, loss_of(model, x, y, data.task, data.amp) + alpha * l1_norm(params))
-    return {"l1_weights": weights}

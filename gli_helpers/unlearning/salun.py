@@ -45,8 +45,8 @@ def saliency_masks(run: Run) -> list[torch.Tensor]:
     for idx in epoch_batches(len(data.forget), cfg.batch_size, data.seed + 1, 0):
         x, y = run.batch(data.forget, idx)
         loss_of(model, x, y, data.task, data.amp).backward()
-    magnitude = torch.cat([p.grad.detach().abs().flatten() if p.grad is not None else torch.zeros(p.numel())
-                           for p in params])
+    magnitude = torch.cat([p.grad.detach().abs().flatten() if p.grad is not None
+                           else torch.zeros(p.numel(), device=p.device) for p in params])
     model.zero_grad(set_to_none=True)
     model.train(was_training)
     keep = torch.zeros(len(magnitude), dtype=torch.bool, device=magnitude.device)
@@ -54,13 +54,14 @@ def saliency_masks(run: Run) -> list[torch.Tensor]:
     return [m.view_as(p) for m, p in zip(keep.split([p.numel() for p in params]), params, strict=True)]
 
 
-def unlearn(run: Run) -> dict:
+def unlearn(run: Run) -> None:
     params = [p for p in run.model.parameters() if p.requires_grad]
     masks = saliency_masks(run)
+    # recorded before the steps: a run that checkpoint selection stops early keeps it
+    run.report["masked_share"] = float(sum(int(m.sum()) for m in masks) / sum(m.numel() for m in masks))
     hooks = [p.register_hook(lambda g, m=m: g * m) for p, m in zip(params, masks, strict=True)]
     try:
         train_with_random_labels(run, params)
     finally:
         for h in hooks:
             h.remove()
-    return {"masked_share": float(sum(int(m.sum()) for m in masks) / sum(m.numel() for m in masks))}

@@ -3,7 +3,8 @@ Synaptic Dampening", AAAI 2024): no gradient steps; the parameters far more impo
 the training set are scaled down.
 
 Importance is the diagonal of the Fisher information, estimated as each batch's squared gradient of the task loss
-averaged over batches (the model in eval mode, so BatchNorm's statistics stay): ``forget`` on the forget set,
+averaged over batches, on the images without augmentation (as the authors' code reads them for unlearning) and with
+the model in eval mode, so BatchNorm's statistics stay: ``forget`` on the forget set,
 ``global`` on the whole training set (retain and forget). A parameter with forget > alpha x global is multiplied by
 min(dampening x global / forget, 1); every other parameter is left exactly as it was. alpha = 10 and dampening
 (the paper's lambda) = 1 are the paper's values for ResNet18."""
@@ -14,7 +15,7 @@ from dataclasses import dataclass
 
 import torch
 
-from .common import MethodConfig, Run, epoch_batches, loss_of
+from .common import MethodConfig, Run, epoch_batches, fetch, loss_of
 
 LABEL = "SSD"  # its name in tables and figures
 POSITION = 8.5  # its row in tables and figures
@@ -39,7 +40,7 @@ def importances(run: Run, splits) -> list[torch.Tensor]:
     batches = 0
     for offset, split in enumerate(splits):
         for idx in epoch_batches(len(split), cfg.batch_size, data.seed + offset, 0):
-            x, y = run.batch(split, idx)
+            x, y = fetch(split, idx, data.device)  # clean images, whatever the procedure's augmentation
             model.zero_grad(set_to_none=True)
             loss_of(model, x, y, data.task, data.amp).backward()
             for t, p in zip(total, params, strict=True):
@@ -57,6 +58,7 @@ def unlearn(run: Run) -> dict:
     forget = importances(run, [data.forget])
     global_ = importances(run, [data.retain, data.forget])
     model.train(was_training)
+    # SSD takes no gradient steps, so checkpoint selection has nothing to choose: its model is the dampened one
     dampened = 0
     with torch.no_grad():
         for p, f, g in zip([p for p in model.parameters() if p.requires_grad], forget, global_, strict=True):
