@@ -27,7 +27,7 @@ def test_readme_python_example_runs(tmp_path, small_mufac, cache_dir):
     assert run.returncode == 0, run.stderr[-3000:]
     first, second = run.stdout.strip().splitlines()[-2:]
     score, gaps = first.split(" ", 1)
-    assert 0 <= float(score) <= 1 and "forget_acc_gap" in gaps
+    assert 0 <= float(score) <= 1 and "forget_acc_gap" in gaps and int(gaps.rsplit(" ", 1)[1]) > 0  # steps taken
     assert "'epochs': 1" in second and (tmp_path / "demo" / "retrained-resnet18-seed0" / "model.pt").is_file()
 
 
