@@ -110,7 +110,8 @@ def cmd_run(args) -> None:
     seeds = _seeds(args) if args.seeds else [args.seed]
     overrides = parse_method_overrides(args.method_config)
     from .experiment import data_config_from_args, overrides_from_args, prepare
-    from .runner import check_method_configs, format_table, run_benchmark, summary_table
+    from .runner import check_method_configs, run_benchmark
+    from .tables import format_table, summary_table
     check_method_configs(args.benchmark, methods, overrides, args.procedure)  # before any data is read
     log = stderr_log(args)
     if args.engine == "ray":
@@ -268,7 +269,7 @@ def cmd_tables(args) -> None:
 
 
 def cmd_upgrade_results(args) -> None:
-    from .runner import upgrade_results
+    from .records import upgrade_results
     for path in args.results:
         done = upgrade_results(path)
         print(f"{path}: {done['rows']} rows; avg_gap and tow in {done['with_gap_scores']} (the others have no Retrained "
@@ -276,7 +277,7 @@ def cmd_upgrade_results(args) -> None:
 
 
 def cmd_export(args) -> None:
-    from .runner import export_results
+    from .records import export_results
     print(json.dumps({"dest": args.dest, "files": export_results(args.run_dir, args.dest)}, indent=2))
 
 
@@ -303,7 +304,7 @@ def cmd_compare(args) -> None:
     results, benchmark, arch = choose_rows(results, args.results, args.benchmark, args.arch, args.procedure,
                                            bool(args.by_procedure))
     if args.by_procedure:  # one benchmark and architecture, every procedure
-        from .runner import procedure_markdown
+        from .tables import procedure_markdown
         ours = results[(results.benchmark == benchmark) & (results.arch == arch)]
         text = procedure_markdown(ours, base=args.by_procedure[0], other=args.by_procedure[1])
         if args.out:

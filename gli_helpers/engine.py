@@ -138,7 +138,8 @@ def run_grid_ray(spec: GridSpec, methods: list[str], seeds: list[int], trajector
                  address: str | None = None, num_cpus: int | None = None, retries: int = 2, log=print) -> pd.DataFrame:
     """The grid of ``runner.run_benchmark`` as Ray tasks; the same rows, files and resumption. Returns this call's
     result rows; failed units are in errors.csv (and make the call raise GLIError after the rest has finished)."""
-    from .runner import RESULT_COLUMNS, common_fields, log_line, method_configs, rows_of_references, save_rows, with_seed
+    from .records import RESULT_COLUMNS, save_rows
+    from .runner import common_fields, log_line, method_configs, rows_of_references, with_seed
     exp0 = spec.experiment(seeds[0], "cpu")  # checks the data and the recipe here, before any task starts
     configs = method_configs(exp0, methods, method_overrides or {}, procedure)
     out = Path(spec.run_dir)

@@ -77,7 +77,8 @@ def run_tune(spec, methods: list[str], trials: int, address: str | None = None, 
     """Search each method (``trials`` trials, the paper's first), write tune.csv, then run the paper's and the
     chosen configuration on the test protocol (results.csv rows ``honest`` and ``tuned``). Returns tune.csv's rows."""
     from .engine import check_address, ray_session
-    from .runner import common_fields, log_line, rows_of_references, run_or_reuse, save_rows, unlearn_data
+    from .records import save_rows
+    from .runner import common_fields, log_line, rows_of_references, run_or_reuse, unlearn_data
     from .unlearning import REFERENCES, default_config, get_method
     from .unlearning.settings import PROCEDURES
     if trials < 1:

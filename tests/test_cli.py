@@ -86,7 +86,8 @@ def test_a_new_method_is_one_module_and_one_registry_line(tmp_path, small_mufac,
     from gli_helpers.errors import ConfigError
     from gli_helpers.experiment import prepare
     from gli_helpers.paper import comparison_markdown
-    from gli_helpers.runner import procedure_markdown, run_benchmark, summary_table
+    from gli_helpers.runner import run_benchmark
+    from gli_helpers.tables import procedure_markdown, summary_table
     from gli_helpers.unlearning import METHODS, Method, distinct_methods, parse_methods, register, unregister
 
     (tmp_path / "throwaway.py").write_text(THROWAWAY)

@@ -11,7 +11,7 @@ from gli_helpers.config import preset
 from gli_helpers.data import REGISTRY, DataConfig, get_benchmark, load_benchmark
 from gli_helpers.errors import ConfigError
 from gli_helpers.paper import comparison_markdown, paper_task
-from gli_helpers.runner import summary_table
+from gli_helpers.tables import summary_table
 from gli_helpers.unlearning import METHODS, REFERENCES, method_label, method_order
 
 

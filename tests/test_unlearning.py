@@ -310,7 +310,7 @@ def test_settings_layers_refuse_contradictions():
 
 
 def test_old_selection_name_refused_with_hint_and_read_from_records():
-    from gli_helpers.runner import _as_current
+    from gli_helpers.records import _as_current
     from gli_helpers.unlearning.gli import GLIConfig
     with pytest.raises(ConfigError, match="'paper' is now called 'on_test'"):
         default_config("gli", "multiclass", selection="paper")

@@ -1,0 +1,156 @@
+"""A run folder's records: the columns of ``results.csv`` and ``trajectories.csv``, each method run's record in
+``configs/`` (and when it can be reused), merging rows into the files, bringing old files up to date, and exporting
+a run's numbers. The grid that produces them is ``runner``; the tables made from them are ``tables``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from .errors import ConfigError, DataError
+from .experiment import REPORTED, Experiment
+from .io import merge_rows, read_csv, read_json, write_csv_atomic
+from .metrics import with_gap_scores
+from .unlearning.common import current_settings
+
+GAPS = ("test_acc_gap", "retain_acc_gap", "forget_acc_gap", "mia_gap")  # ours - Retrained's
+
+
+GAP_SCORES = ("avg_gap", "tow")  # from the gaps (metrics.gap_scores): SalUn's Avg. Gap and RUM's tug of war
+
+
+RESULT_COLUMNS = ["benchmark", "task", "arch", "procedure", "method", "seed", *REPORTED, *GAPS, *GAP_SCORES, "unlearn_seconds",
+                  "retrain_seconds", "selection", "quirks", "preset", "data_fingerprint", "method_config"]
+
+
+# per step: the metrics, the mean task loss per split, and a method's own diagnostics when it records them
+# (GLI's ``diagnostics``: the first sign step of the batch taken apart; empty for other methods)
+STEP_DIAGNOSTICS = ["batch", "gli_weight", "task_loss_before", "task_loss_after", "distance_before", "distance_after",
+                    "share_following_distance"]
+
+
+TRAJECTORY_COLUMNS = ["benchmark", "arch", "procedure", "method", "seed", "step", "test_acc", "mia", "forgetting_score",
+                      "final_score", "retain_acc", "forget_acc", "retain_loss", "forget_loss", "test_loss", "unseen_loss",
+                      *STEP_DIAGNOSTICS]
+
+
+def _merge(path: Path, new: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """Replace the rows of ``new``'s (keys) in an existing file, keep every other row (``io.merge_rows``)."""
+    if not path.exists():
+        return new
+    old = read_csv(path)
+    if "procedure" in keys and "procedure" not in old.columns:  # written before procedures existed
+        old.insert(old.columns.get_loc("arch") + 1 if "arch" in old.columns else 0, "procedure", "default")
+    return merge_rows(old, new, keys)
+
+
+RESULT_KEYS = ["benchmark", "arch", "procedure", "method", "seed"]
+
+
+def record_path(out: Path, name: str, seed: int, procedure: str) -> Path:
+    suffix = "" if procedure == "default" else f"-{procedure}"
+    return out / "configs" / f"{name}-seed{seed}{suffix}.json"
+
+
+def finished_record(path: Path, cfg, exp: Experiment, fingerprint: str) -> dict | None:
+    """The record of a method run that already finished with this exact configuration and data, if any."""
+    if not path.is_file():
+        return None
+    rec = read_json(path)
+    same = (_as_current(type(cfg), rec.get("method_config")) == cfg.to_dict() and rec.get("train_config") == exp.cfg.to_dict()
+            and rec.get("data_fingerprint") == fingerprint and _same_evaluation(rec, exp.bench) and "row" in rec)
+    return rec if same else None
+
+
+def _same_evaluation(rec: dict, bench) -> bool:
+    """Whether a record's numbers were computed on this benchmark's evaluation splits (a validation share, for
+    one, changes the test split while the train split stays). Records from before the evaluation fingerprint
+    are judged by their data options."""
+    if "eval_fingerprint" in rec:
+        return rec["eval_fingerprint"] == bench.evaluation_fingerprint
+    def options(d):
+        return {k: v for k, v in (d or {}).items() if k != "cache_dir"}
+    return options(rec.get("data_config")) == options(bench.data_config)
+
+
+def _as_current(config_class, stored) -> dict | None:
+    """A stored method configuration as the current class writes it: a setting added since then takes its
+    default, which is the behaviour the stored run had. None when it no longer fits the class."""
+    try:
+        return config_class(**current_settings(stored)).to_dict()
+    except (TypeError, ConfigError):
+        return None
+
+
+def in_column_order(frame: pd.DataFrame) -> pd.DataFrame:
+    """RESULT_COLUMNS first, in their order, then any other column the file holds."""
+    first = [c for c in RESULT_COLUMNS if c in frame.columns]
+    return frame[first + [c for c in frame.columns if c not in first]]
+
+
+def upgraded(frame: pd.DataFrame) -> pd.DataFrame:
+    """Results rows as the current package writes them: ``avg_gap`` and ``tow`` from the stored gaps (where there
+    are gaps), and the selection's current name (``paper`` is now ``on_test``); no other value changes."""
+    from .unlearning.selection import OLD_MODES
+    out = with_gap_scores(frame)
+    if "selection" in out.columns:
+        out = out.assign(selection=out.selection.replace(OLD_MODES))
+    return in_column_order(out)
+
+
+def upgrade_results(path) -> dict:
+    """Rewrite a stored results.csv as ``upgraded`` (atomically): what changed, as counts."""
+    path = Path(path)
+    frame = read_csv(path)
+    if not {"benchmark", "method", "seed"} <= set(frame.columns):
+        raise DataError(f"{path} is not a results table (no benchmark, method and seed columns); give a results.csv "
+                        "written by python -m gli_helpers run.")
+    new = upgraded(frame)
+    renamed = int((frame.selection != new.selection).sum()) if "selection" in frame.columns else 0
+    write_csv_atomic(path, new)
+    return {"rows": len(new), "with_gap_scores": int(new["avg_gap"].notna().sum()) if "avg_gap" in new else 0,
+            "selection_renamed": renamed}
+
+
+def save_rows(out: Path, rows: list[dict], traj_rows: list[dict]) -> None:
+    """Merge rows into results.csv and trajectories.csv (replacing rows with the same keys), atomically."""
+    if rows:
+        new = pd.DataFrame(rows, columns=RESULT_COLUMNS)
+        write_csv_atomic(out / "results.csv", upgraded(_merge(out / "results.csv", new, RESULT_KEYS)))
+    if traj_rows:
+        new = pd.DataFrame(traj_rows, columns=TRAJECTORY_COLUMNS)
+        write_csv_atomic(out / "trajectories.csv", _merge(out / "trajectories.csv", new, [*RESULT_KEYS, "step"]))
+
+
+EXPORTED = ["results.csv", "trajectories.csv", "errors.csv", "tune.csv", "audit.csv", "audit_examples.csv", "audit.json"]
+
+
+MERGED_ON_EXPORT = {"results.csv": RESULT_KEYS, "trajectories.csv": [*RESULT_KEYS, "step"]}
+
+
+def export_results(run_dir, dest) -> list[str]:
+    """Copy the numbers of a run (results, trajectories, errors, the tuning log, the audit's tables, configurations,
+    reference-model metrics) to ``dest``; never the checkpoints, the images or anything else from the dataset.
+    ``results.csv`` and ``trajectories.csv`` are merged into those ``dest`` already holds (``io.merge_rows``): rows
+    of methods, seeds or procedures this run folder does not have are kept, so exporting a run that added methods
+    to a committed folder drops nothing."""
+    import shutil
+
+    run_dir, dest = Path(run_dir), Path(dest)
+    if not (run_dir / "results.csv").is_file() and not (run_dir / "audit.csv").is_file():
+        raise DataError(f"{run_dir} holds neither results.csv nor audit.csv; run the benchmark first (python -m "
+                        f"gli_helpers run, tune or audit).")
+    copied = []
+    extra = [*run_dir.glob("configs/*.json"), *run_dir.glob("*-seed*/metrics.json")]
+    for rel in [*EXPORTED, *sorted(p.relative_to(run_dir).as_posix() for p in extra)]:
+        if (run_dir / rel).is_file():
+            (dest / rel).parent.mkdir(parents=True, exist_ok=True)
+            if rel in MERGED_ON_EXPORT and (dest / rel).is_file():
+                merged = merge_rows(read_csv(dest / rel), read_csv(run_dir / rel), MERGED_ON_EXPORT[rel])
+                write_csv_atomic(dest / rel, upgraded(merged) if rel == "results.csv" else merged)
+            else:
+                shutil.copyfile(run_dir / rel, dest / rel)
+            copied.append(rel)
+    return copied
+
