@@ -286,13 +286,11 @@ def cmd_compare(args) -> None:
 
     from .errors import DataError
     from .io import write_text_atomic
-    from .metrics import with_gap_scores
     from .paper import choose_rows, comparison_markdown
     try:
         results = pd.read_csv(args.results)
     except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
         raise DataError(f"cannot read {args.results}: {exc}. Give the results.csv of a run folder.") from None
-    results = with_gap_scores(results)  # files written before these columns existed get them from their gaps
     if args.methods or args.seeds:
         from .unlearning import REFERENCES, parse_methods
         if args.methods:

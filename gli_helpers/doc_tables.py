@@ -62,27 +62,18 @@ VERDICT_SETTINGS = (  # (label, protocol folder, procedure, methods: the paper's
     ("128 px, honest (protocol 6)", "paper-resolution", "honest", "paper"),
     ("128 px, authors' procedure (protocol 6)", "paper-resolution", "authors", "paper"),
 )
-FIELD_METHODS = ("neggrad_plus", "l1_sparse", "random_labels", "salun", "ssd")  # protocol 2b
-
-
-def _scoped(r: pd.DataFrame, scope: str) -> pd.DataFrame:
-    """The paper's eight methods (and the references), or every method on the seeds where the field's five ran."""
-    from .unlearning import PAPER_METHODS
-    if scope == "paper":
-        return r[r.method.isin([*REFERENCE_ROWS, *PAPER_METHODS, "gli_l1", "gli_cosine"])]
-    seeds = [s for s, g in r.groupby("seed") if set(FIELD_METHODS) <= set(g.method)]
-    return r[r.seed.isin(seeds)]
-
-
 def verdict(root: Path) -> str:
     """GLI beside the best baseline, the Retrained and the Original model: final score per setting, and GLI's Avg
     Gap to the Retrained model with its rank (from the lowest)."""
     from .metrics import with_gap_scores
     from .paper import published
+    from .tables import field_rows, paper_rows
+    files = {p: with_gap_scores(_results(root, p)) for p in dict.fromkeys(p for _, p, _, _ in VERDICT_SETTINGS)}
     rows = []
     for label, protocol, procedure, scope in VERDICT_SETTINGS:
-        everything = with_gap_scores(_results(root, protocol))
-        r = _scoped(everything[everything.procedure == procedure], scope)
+        everything = files[protocol]
+        of_procedure = everything[everything.procedure == procedure]
+        r = paper_rows(of_procedure) if scope == "paper" else field_rows(of_procedure)
         if r.empty:  # protocol 2b before its first seed
             continue
         if not set(REFERENCE_ROWS) <= set(r.method):  # the references: the honest rows of the same folder

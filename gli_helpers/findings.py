@@ -19,6 +19,7 @@ import pandas as pd
 from . import plots
 from .errors import DataError
 from .paper import authors_gli_trajectory, published_rows
+from .tables import field_rows, paper_rows
 from .unlearning import REFERENCES, distinct_methods, method_label, method_order
 
 
@@ -190,15 +191,8 @@ def _procedure_sentence(r: pd.DataFrame, procedure: str, pub: dict) -> tuple[str
     return text, table
 
 
-def _paper_methods_only(r: pd.DataFrame) -> pd.DataFrame:
-    """The rows of the paper's comparison (its eight methods, GLI's distance variants, the references): protocol 2
-    as defined; the field's baselines that protocol 2b added to the same file are drawn apart (``field_baselines``)."""
-    from .unlearning import PAPER_METHODS
-    return r[r.method.isin([*REFERENCES, *PAPER_METHODS, "gli_l1", "gli_cosine"])]
-
-
 def final_scores(root=None, folder: str = "regime", name: str = "final_scores") -> Finding:
-    r = _paper_methods_only(_csv(root, f"{folder}/results.csv"))
+    r = paper_rows(_csv(root, f"{folder}/results.csv"))  # protocol 2 as defined; 2b is drawn by field_baselines
     pub = published_final_scores()
     procs = [p for p in ("honest", "authors") if p in set(r.procedure)]
     title = f"{plots.describe(r, ' vs '.join(procs) + (' procedures' if len(procs) > 1 else ''))}: final score per method"
@@ -216,19 +210,14 @@ def final_scores(root=None, folder: str = "regime", name: str = "final_scores") 
                    pd.concat(tables))
 
 
-FIELD_METHODS = ("neggrad_plus", "l1_sparse", "random_labels", "salun", "ssd")  # protocol 2b
-
-
 def field_baselines(root=None) -> Finding:
     """Protocol 2b: every method, on the seeds where the field's five current baselines ran, under both procedures;
     final score by figure, and GLI's ranks by final score and by Avg Gap in the sentence."""
     from .metrics import with_gap_scores
-    r = with_gap_scores(_csv(root, "regime/results.csv"))
-    seeds = [s for s, g in r.groupby("seed") if set(FIELD_METHODS) <= set(g.method)]
-    if not seeds:
+    r = field_rows(with_gap_scores(_csv(root, "regime/results.csv")))
+    if r.empty:
         raise DataError("results/mufac/regime/results.csv holds no seed on which the field's baselines ran "
                         "(protocol 2b); run make mufac-regime-field first.")
-    r = r[r.seed.isin(seeds)]
     procs = [p for p in ("honest", "authors") if p in set(r.procedure)]
     title = (f"{plots.describe(r, ' vs '.join(procs) + ' procedures')}: final score, the paper's methods and the "
              "field's current baselines")

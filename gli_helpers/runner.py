@@ -19,6 +19,7 @@ from .io import write_json_atomic
 from .metrics import evaluate, gaps_and_scores, metrics_from_logits, predict
 from .records import RESULT_COLUMNS, STEP_DIAGNOSTICS, TRAJECTORY_COLUMNS, finished_record, record_path, save_rows
 from .unlearning import REFERENCES, UnlearnData, get_method
+from .unlearning.common import current_settings
 from .unlearning.settings import check_procedure, resolve
 
 
@@ -129,10 +130,7 @@ def run_or_reuse(exp: Experiment, name: str, cfg, original, m_retr: dict, inputs
     path = record_path(exp.run_dir, name, common["seed"], common["procedure"])
     record = finished_record(path, cfg, exp, common["data_fingerprint"])
     if record is not None:
-        from .unlearning.selection import OLD_MODES
-        row = dict(record["row"])
-        row["selection"] = OLD_MODES.get(row.get("selection"), row.get("selection"))  # a record from before a rename
-        return row, [], record, True
+        return current_settings(record["row"]), [], record, True  # a record from before a rename reads as today's
     row, traj_rows, record = run_method(exp, name, cfg, original, m_retr, inputs, common, trajectory_every)
     write_json_atomic(path, record)
     return row, traj_rows, record, False

@@ -8,7 +8,18 @@ import pandas as pd
 
 from .errors import DataError
 from .metrics import with_gap_scores
-from .unlearning import method_label, method_order
+from .unlearning import FIELD_METHODS, PAPER_METHODS, REFERENCES, method_label, method_order
+
+
+def paper_rows(frame: pd.DataFrame) -> pd.DataFrame:
+    """The rows of the paper's comparison: its eight methods, GLI's distance variants and the references."""
+    return frame[frame.method.isin([*REFERENCES, *PAPER_METHODS, "gli_l1", "gli_cosine"])]
+
+
+def field_rows(frame: pd.DataFrame) -> pd.DataFrame:
+    """Every row of the seeds on which the field's current baselines all ran (protocol 2b); empty when none."""
+    seeds = [s for s, g in frame.groupby("seed") if set(FIELD_METHODS) <= set(g.method)]
+    return frame[frame.seed.isin(seeds)]
 
 
 def summary_table(results: pd.DataFrame, metrics=("test_acc", "top2_acc", "forgetting_score", "final_score",

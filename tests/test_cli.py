@@ -71,14 +71,14 @@ class ThrowawayConfig(MethodConfig):
     NON_NEGATIVE = ("push",)
 
 
-def unlearn(run: Run) -> dict:
-    model, data, cfg = run.model, run.data, run.cfg
-    opt = sgd(model.parameters(), cfg)
+def unlearn(run: Run) -> None:
+    run.report["push_used"] = run.cfg.push
+    opt = sgd(run.model.parameters(), run.cfg)
     run.train_mode()
     for idx, (xf, yf), *_ in retain_with_forget(run):
-        x, y = run.batch(data.retain, idx)
-        run.take_step(opt, loss_of(model, x, y, data.task) - cfg.push * loss_of(model, xf, yf, data.task))
-    return {"push_used": cfg.push}
+        x, y = run.batch(run.data.retain, idx)
+        push = run.cfg.push * loss_of(run.model, xf, yf, run.data.task)
+        run.take_step(opt, loss_of(run.model, x, y, run.data.task) - push)
 '''
 
 
@@ -86,7 +86,7 @@ def test_a_new_method_is_one_module_and_one_registry_line(tmp_path, small_mufac,
     from gli_helpers.errors import ConfigError
     from gli_helpers.experiment import prepare
     from gli_helpers.paper import comparison_markdown
-    from gli_helpers.runner import run_benchmark
+    from gli_helpers.runner import run_benchmark, unlearn_data
     from gli_helpers.tables import procedure_markdown, summary_table
     from gli_helpers.unlearning import METHODS, Method, distinct_methods, parse_methods, register, unregister
 
@@ -114,7 +114,11 @@ def test_a_new_method_is_one_module_and_one_registry_line(tmp_path, small_mufac,
         by_procedure = procedure_markdown(results)
         assert "| Throw-away |" in by_procedure and "honest Avg Gap" in by_procedure
         record = (tmp_path / "run" / "configs" / "throwaway-seed0-honest.json").read_text()
-        assert '"push_used": 0.5' in record  # what the method returned is recorded beside its result
+        assert '"push_used": 0.5' in record  # what the method put in run.report is recorded beside its result
+        monkeypatch.setattr(throwaway, "unlearn", lambda run: {"push_used": 1.0})
+        with pytest.raises(ConfigError, match=r"returned a value; a method records what it wants kept in run.report"):
+            METHODS["throwaway"].unlearn(exp.reference("original")[0], unlearn_data(exp, 0),
+                                         METHODS["throwaway"].config_class())
     finally:
         unregister("throwaway")
     assert "throwaway" not in METHODS

@@ -17,6 +17,7 @@ from matplotlib.colors import to_hex  # noqa: E402
 
 from gli_helpers import findings, plots  # noqa: E402
 from gli_helpers.paper import authors_gli_trajectory  # noqa: E402
+from gli_helpers.unlearning import FIELD_METHODS  # noqa: E402
 
 from .conftest import REPO  # noqa: E402
 from .test_plots import GLI, check_points, check_reference_lines, horizontal_lines, legend_texts  # noqa: E402
@@ -192,13 +193,13 @@ def test_committed_figures_are_what_the_functions_draw(tmp_path):
 def test_field_baselines_ranks_gli_among_every_method_on_the_seeds_where_the_five_ran():
     f = findings.field_baselines()
     r = _csv("regime/results.csv")
-    seeds = sorted(s for s, g in r.groupby("seed") if set(findings.FIELD_METHODS) <= set(g.method))
+    seeds = sorted(s for s, g in r.groupby("seed") if set(FIELD_METHODS) <= set(g.method))
     assert seeds == [0]  # protocol 2b so far
     r = r[r.seed.isin(seeds)]
     honest = r[r.procedure == "honest"].groupby("method").final_score.mean()
     ax = f.figure.axes[0]
     authors = r[r.procedure == "authors"].groupby("method").final_score.mean()
-    check_points(ax, {plots.label(m): [honest[m], authors[m]] for m in [*findings.FIELD_METHODS, "gli", "eu_k"]})
+    check_points(ax, {plots.label(m): [honest[m], authors[m]] for m in [*FIELD_METHODS, "gli", "eu_k"]})
     table = f.table[f.table.procedure == "honest"]
     assert table.at["gli", "rank"] == 12 and int(table["rank"].max()) == 13
     assert "GLI ranks 12 of 13 by final score" in f.sentence and "by Avg Gap" in f.sentence

@@ -79,9 +79,12 @@ class Method:
             raise ConfigError(f"{self.name} takes a {self.config_class.__name__}, got a {type(config).__name__}.")
         run = Run(model, data, config, on_step)
         try:
-            run.report.update(self.module.unlearn(run) or {})
+            returned = self.module.unlearn(run)
         except EarlyStop:
-            pass
+            returned = None
+        if returned is not None:
+            raise ConfigError(f"{self.name}'s unlearn(run) returned a value; a method records what it wants kept "
+                              "in run.report (kept when checkpoint selection stops it early) and returns nothing.")
         return model, run.finish()
 
     def __repr__(self) -> str:
@@ -135,8 +138,10 @@ def distinct_methods() -> tuple[str, ...]:
     return tuple(sorted((n for n, m in METHODS.items() if not m.fixed), key=lambda n: METHODS[n].position))
 
 
-# The paper's comparison (GLI and its seven baselines), fixed by the paper: what ``paper`` stands for.
+# The paper's comparison (GLI and its seven baselines), fixed by the paper: what ``paper`` stands for; and the
+# field's current baselines that protocol 2b adds (results/mufac/PROTOCOL.md).
 PAPER_METHODS = ("finetune", "cf_k", "eu_k", "neggrad", "unsir", "scrub", "bad_teaching", "gli")
+FIELD_METHODS = ("neggrad_plus", "l1_sparse", "random_labels", "salun", "ssd")
 
 
 def method_label(name: str) -> str:
@@ -183,8 +188,6 @@ def parse_methods(spec: str) -> list[str]:
         expanded = (list(distinct_methods()) if token == "all" else list(PAPER_METHODS) if token == "paper"
                     else ["gli", "gli_l1", "gli_cosine"] if token == "ablation" else [token] if token else [])
         for n in expanded:
-            if n not in REFERENCES:
-                get_method(n)
             if n not in names:
                 names.append(n)
     if not names:
@@ -192,9 +195,9 @@ def parse_methods(spec: str) -> list[str]:
     return names
 
 
-__all__ = ["METHODS", "PAPER_METHODS", "REFERENCES", "Method", "MethodConfig", "Run", "UnlearnData", "default_config",
-           "distinct_methods", "get_method", "gli_perturb", "method_label", "method_order", "parse_methods", "register",
-           "unregister"]
+__all__ = ["FIELD_METHODS", "METHODS", "PAPER_METHODS", "REFERENCES", "Method", "MethodConfig", "Run", "UnlearnData",
+           "default_config", "distinct_methods", "get_method", "gli_perturb", "method_label", "method_order",
+           "parse_methods", "register", "unregister"]
 
 
 def parse_method_overrides(text: str | None) -> dict:

@@ -103,8 +103,8 @@ class MethodConfig:
 
 
 def current_settings(stored: dict | None) -> dict | None:
-    """A stored method configuration with the old names of values converted (``selection="paper"`` is now
-    ``"on_test"``), so that records written before a rename still read and match."""
+    """A stored method configuration (or result row) with the old names of values converted (``selection="paper"``
+    is now ``"on_test"``), so that records written before a rename still read and match."""
     from .selection import OLD_MODES
     if not isinstance(stored, dict):
         return stored
@@ -137,9 +137,8 @@ class Run:
     and checkpoint selection with early stopping. ``Method.unlearn`` creates it and calls ``finish``.
     A method may attach per-step diagnostics to the next step with ``note``; ``on_step`` then receives them as
     its ``info`` keyword (it is called with two arguments when there are none). What the method puts in
-    ``report`` is recorded next to its result, with the selection and step count that ``finish`` adds; a dict it
-    returns is added too, but only when it runs to its end (checkpoint selection stops a run by raising), so what
-    must survive an early stop goes into ``report`` as it is known."""
+    ``report`` is recorded next to its result, with the selection and step count that ``finish`` adds (a run that
+    checkpoint selection stops early keeps what was put there before)."""
 
     def __init__(self, model, data: UnlearnData, cfg: MethodConfig, on_step=None):
         from .selection import Selector

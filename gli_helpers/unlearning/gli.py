@@ -143,7 +143,7 @@ class GLIConfig(MethodConfig):
     skip_short_forget: bool = False  # skip a retain batch whose forget batch is shorter than batch_size
     objective: str = "both"  # the sign step's objective: "both" (GLI), "distance" or "task" alone (ablations)
     diagnostics: bool = False  # record the first sign step of each batch taken apart (gli_perturb's diagnostics)
-    QUIRK_SETS = QUIRK_SETS  # the named sets of ``quirks`` (settings.resolve checks them against the procedure)
+    QUIRK_SETS = QUIRK_SETS  # the named sets of ``quirks``: settings.resolve applies one (layer 2) and checks it
     POSITIVE = ('perturbation_steps', 'alpha')  # range rules of this class's own fields (not dataclass fields: no annotation)
     NON_NEGATIVE = ('w0', 'w1')
 
@@ -155,14 +155,6 @@ class GLIConfig(MethodConfig):
             raise ConfigError(f"unknown GLI quirk set {self.quirks!r}; valid: {', '.join(QUIRK_SETS)}.")
         if self.objective not in OBJECTIVES:
             raise ConfigError(f"unknown GLI objective {self.objective!r}; valid: {', '.join(OBJECTIVES)}.")
-
-    @classmethod
-    def for_task(cls, task: str, binary: bool = False, **overrides) -> GLIConfig:
-        """The paper's values for the task; ``quirks="authors"`` applies the authors' loop, before overrides."""
-        quirks = overrides.get("quirks", "none")
-        if quirks not in QUIRK_SETS:
-            raise ConfigError(f"unknown GLI quirk set {quirks!r}; valid: {', '.join(QUIRK_SETS)}.")
-        return super().for_task(task, binary, **{**QUIRK_SETS[quirks], **overrides})
 
     @classmethod
     def task_defaults(cls, task, binary):

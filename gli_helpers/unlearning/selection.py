@@ -19,8 +19,6 @@ OLD_MODES = {"paper": "on_test"}  # old name -> current name (stored configurati
 
 class Selector:
     def __init__(self, mode: str, data, patience: int = 3, every: int = 1):
-        if mode in OLD_MODES:
-            raise ConfigError(f"selection {mode!r} is now called {OLD_MODES[mode]!r}; write that instead.")
         if mode not in MODES:
             raise ConfigError(f"unknown selection {mode!r}; valid: {', '.join(MODES)}.")
         if mode == "auto":

@@ -64,4 +64,4 @@ def resolve(method, task: str, binary: bool = False, procedure: str = "default",
         raise ConfigError(f"the quirk set {quirks!r} of {method.name} contradicts --procedure {procedure}: it sets "
                           f"{', '.join(clashes)}. Run it under a procedure that agrees (e.g. --procedure authors for "
                           f"the authors' loop), or under --procedure default.")
-    return method.config_class.for_task(task, binary, **{**proc, **overrides, **fixed})
+    return method.config_class.for_task(task, binary, **{**quirk_values, **proc, **overrides, **fixed})

@@ -51,7 +51,7 @@ def importances(run: Run, splits) -> list[torch.Tensor]:
     return [t / max(batches, 1) for t in total]
 
 
-def unlearn(run: Run) -> dict:
+def unlearn(run: Run) -> None:
     model, data, cfg = run.model, run.data, run.cfg
     was_training = model.training
     model.eval()
@@ -67,4 +67,4 @@ def unlearn(run: Run) -> dict:
             p[chosen] = p[chosen] * scale[chosen]
             dampened += int(chosen.sum())
     total = sum(p.numel() for p in model.parameters() if p.requires_grad)
-    return {"dampened_share": dampened / total}
+    run.report["dampened_share"] = dampened / total
