@@ -8,7 +8,11 @@ cd "$(dirname "$0")/.."
 PY=${PY:-.venv/bin/python}
 ZIP=${MUFAC_ZIP:-${GLI_MUFAC_ZIP:-data/mufac}}  # the MUFAC zip or folder
 SEEDS=${1:-0 1 2}
-[ -f runs/mufac-regime-pilot.json ] || scripts/mufac_regime_pilot.sh
+mkdir -p runs
+if [ ! -f runs/mufac-regime-pilot.json ]; then  # the committed decision, else the pilot (about 2 h)
+  if [ -f results/mufac/regime/pilot.json ]; then cp results/mufac/regime/pilot.json runs/mufac-regime-pilot.json
+  else scripts/mufac_regime_pilot.sh; fi
+fi
 RES=$($PY -c "import json; r=json.load(open('runs/mufac-regime-pilot.json')); print(r['chosen_resolution'] or max(r['candidates'], key=lambda k: r['candidates'][k]['original']['forgetting_score']))")
 METHODS=${METHODS:-gli,gli_l1,gli_cosine,finetune,cf_k,eu_k,neggrad,unsir,scrub,bad_teaching}  # protocol 2b: the five field baselines
 for seed in $SEEDS; do
