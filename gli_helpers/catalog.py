@@ -16,7 +16,19 @@ GLI_VARIANTS = {
     "alpha_0.02": {"alpha": 0.02},
     "alpha_0.04": {"alpha": 0.04},
     "honest": {"quirks": "none", "bn_eval": False},
+    # the authors' loop with one of its settings as the honest GLI has it (lr 0.001 without momentum is the same in
+    # both, so it is not among them)
+    "authors_bn_train": {"bn_eval": False},
+    "authors_fixed_forget": {"recompute_forget": False},
+    "authors_no_skip": {"skip_short_forget": False},
+    # the honest GLI with one of the authors' settings
+    "honest_bn_eval": {"quirks": "none", "bn_eval": True},
+    "honest_batch1_train": {"quirks": "none", "bn_eval": False, "first_batch_train": True},
+    "honest_recompute_forget": {"quirks": "none", "bn_eval": False, "recompute_forget": True},
+    "honest_skip_short": {"quirks": "none", "bn_eval": False, "skip_short_forget": True},
 }
+
+PUSH_FROM = ("forget", "retain", "nonmember", "noise")  # GLI's push_from (unlearning/gli.py)
 
 TABLE_NAMES = ("verdict", "dedup", "tuned", "ablations-48", "ablations-64", "ablations-128", "step-ratios",
                "methods-128-honest", "methods-128-authors", "audit", "audit-faces", "published-inconsistent")

@@ -105,7 +105,7 @@ def cmd_train(args) -> None:
 
 
 def cmd_run(args) -> None:
-    from .unlearning import parse_method_overrides, parse_methods
+    from .unlearning import REFERENCES, parse_method_overrides, parse_methods
     methods = parse_methods(args.methods)  # names first: a wrong one is refused before torch is loaded
     seeds = _seeds(args) if args.seeds else [args.seed]
     overrides = parse_method_overrides(args.method_config)
@@ -114,6 +114,13 @@ def cmd_run(args) -> None:
     from .tables import format_table, summary_table
     check_method_configs(args.benchmark, methods, overrides, args.procedure)  # before any data is read
     log = stderr_log(args)
+    relearn = None
+    if args.relearn_steps:
+        if args.engine == "ray":
+            raise ConfigError("--relearn-steps runs with the local engine; drop --engine ray (or run the relearning "
+                              "test separately with the local engine: finished methods are rerun for it).")
+        from .relearn import Relearn
+        relearn = Relearn(args.relearn_steps, lr=args.relearn_lr)
     if args.engine == "ray":
         from .engine import check_address, run_grid_ray
         check_address(args.address)
@@ -127,14 +134,22 @@ def cmd_run(args) -> None:
                       amp=not args.no_amp, progress=not args.quiet, threads=args.threads,
                       overrides=overrides_from_args(args), data=data_config_from_args(args))
         results = run_benchmark(exp, methods, seeds, args.trajectory_every, overrides, args.preset, log=log,
-                                procedure=args.procedure)
+                                procedure=args.procedure, relearn=relearn)
     print(f"{args.benchmark} / {args.arch} / preset {args.preset} / seeds {seeds}  (results: {args.out}/results.csv)")
     print(format_table(summary_table(results)))
+    if relearn is not None:
+        from .io import read_csv
+        from .relearn import relearn_markdown
+        frame = read_csv(f"{args.out}/relearn.csv")
+        keep = frame.procedure.eq(args.procedure) & frame.seed.isin(seeds) & frame.method.isin([*methods, *REFERENCES])
+        print(f"\nrelearning ({relearn.steps} steps on the retain set; {args.out}/relearn.csv):")
+        print(relearn_markdown(frame[keep]))
 
 
 def cmd_gli_ablations(args) -> None:
     from . import plots
     from .catalog import GLI_VARIANTS as VARIANTS
+    from .catalog import PUSH_FROM
     from .experiment import data_config_from_args, overrides_from_args, prepare
     from .gli_ablations import markdown_table, run_gli_ablations
     from .paper import authors_gli_trajectory
@@ -142,12 +157,18 @@ def cmd_gli_ablations(args) -> None:
     unknown = [v for v in variants or () if v not in VARIANTS]
     if unknown:  # before any data is read
         raise ConfigError(f"unknown GLI variant(s) {', '.join(unknown)}; valid: {', '.join(VARIANTS)}.")
+    push_from = [v.strip() for v in args.push_from.split(",") if v.strip()]
+    bad = [v for v in push_from if v not in PUSH_FROM] or ([] if push_from else ["(none)"])
+    if bad:
+        raise ConfigError(f"unknown --push-from {', '.join(bad)}; valid: {', '.join(PUSH_FROM)}.")
+    if "nonmember" in push_from and not args.validation_share:
+        raise ConfigError("--push-from nonmember draws from held-out test families: add --validation-share (e.g. 0.2).")
     exp = prepare(args.benchmark, args.root, args.out, args.preset, args.arch, args.seed, device=args.device,
                   amp=not args.no_amp, progress=not args.quiet, overrides=overrides_from_args(args),
                   data=data_config_from_args(args))
     log = stderr_log(args)
-    summary, traj = run_gli_ablations(exp, args.results, variants, args.batches,
-                                      retrained=not args.no_retrained, log=log)
+    summary, traj = run_gli_ablations(exp, args.results, variants, args.batches, retrained=not args.no_retrained,
+                                      log=log, eval_every=args.eval_every, push_from=push_from)
     print(markdown_table(summary))
     written = [f"{args.results}/summary.csv", f"{args.results}/trajectories.csv"]
     if args.figure:  # the committed protocols' figures are drawn from their files by `make mufac-figures` instead
@@ -386,6 +407,11 @@ def main(argv=None) -> int:
                    help="settings applied to every method: default (each method's own), honest (final model, "
                         "BatchNorm trains), authors (checkpoint chosen per step on test/unseen, BatchNorm frozen)")
     p.add_argument("--method-config", help='JSON overrides per method, e.g. \'{"gli": {"perturbation_steps": 3}}\'')
+    p.add_argument("--relearn-steps", type=int, default=0,
+                   help="the relearning test: fine-tune every unlearned model and both reference models on the retain "
+                        "set for N steps and write relearn.csv (forget accuracy and MIA before and after; 0: off)")
+    p.add_argument("--relearn-lr", type=float, default=0.01, help="the relearning rate (momentum 0.9; default 0.01, "
+                   "the reference models' training rate)")
     add_engine_options(p)
     p.set_defaults(func=cmd_run)
 
@@ -422,6 +448,14 @@ def main(argv=None) -> int:
     p.add_argument("--results", required=True, help="where trajectories.csv, summary.csv and the figure go")
     p.add_argument("--variants", help="comma list (default: all): " + ", ".join(VARIANTS))
     p.add_argument("--batches", type=int, default=45, help="optimizer steps per variant (default 45)")
+    p.add_argument("--eval-every", type=int, default=10,
+                   help="evaluate after every N batches and after the last (default 10: at 128 px on 2 CPU cores the "
+                        "evaluations then take under half of a variant's time; 1: after every batch, which the "
+                        "authors' selection read off the trajectory needs)")
+    p.add_argument("--push-from", default="forget",
+                   help="comma list of what GLI pushes away from, each crossed with every variant: forget (GLI), "
+                        "retain (other retain images), nonmember (held-out test families: needs --validation-share), "
+                        "noise; a control is named <variant>+push_<kind>")
     p.add_argument("--figure", help="also draw the variants batch by batch into this PNG file")
     p.add_argument("--no-retrained", action="store_true",
                    help="do not train the Retrained model: the summary has gaps to it only if the run folder "

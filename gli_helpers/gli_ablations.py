@@ -1,9 +1,12 @@
 """Where the published GLI number comes from: GLI variants run batch by batch from one Original model.
 
 Each variant starts from the same Original and seed, runs the first ``batches`` optimizer steps without
-checkpoint selection, and records after every batch the metrics, each split's mean loss, and the first sign
-step taken apart (GLI's ``diagnostics``). The authors' own selection (the best final score on test and unseen,
+checkpoint selection, and records the metrics and each split's mean loss after every ``eval_every`` batches
+(and after the last), and the first sign step of every batch taken apart (GLI's ``diagnostics``). With
+``eval_every`` 1 the authors' own selection (the best final score on test and unseen after every batch,
 patience 3) is then read off each trajectory, so one run shows both the path and what that rule would keep.
+A control (``push_from``) replaces the images the sign steps push away from (other retain images, held-out
+non-members, noise) and keeps everything else of its variant; it is named ``<variant>+push_<kind>``.
 Written to ``out``: trajectories.csv (a ``variant`` column), summary.csv, configs/<variant>.json; a variant whose
 configuration, recipe and data are unchanged is reused, so an interrupted call resumes.
 """
@@ -21,8 +24,10 @@ from .errors import ConfigError
 from .experiment import retrained_metrics
 from .io import read_csv, read_json, write_csv_atomic, write_json_atomic
 from .metrics import gaps_to_reference
+from .records import as_current
 from .runner import run_method, unlearn_data
 from .unlearning import default_config
+from .unlearning.gli import PUSH_FROM, GLIConfig
 
 VARIANTS = GLI_VARIANTS  # name -> GLI settings on top of the authors' loop (catalog.py)
 SUMMARY_AT = ("test_acc", "mia", "final_score", "retain_acc", "forget_acc", "retain_loss", "forget_loss", "test_loss",
@@ -30,6 +35,15 @@ SUMMARY_AT = ("test_acc", "mia", "final_score", "retain_acc", "forget_acc", "ret
 # gaps to the Retrained model after the last batch: every summarised metric but the final score, where it has them
 # (the trajectory's retain loss and accuracy are on a fixed sample of the retain set, the Retrained model's on all)
 GAPS_AT = tuple(k for k in SUMMARY_AT if k != "final_score")
+
+
+def variant_names(variants: list[str], push_from: list[str]) -> dict[str, dict]:
+    """Each variant crossed with each source of the images pushed away from: name -> GLI settings."""
+    bad = [p for p in push_from if p not in PUSH_FROM]
+    if bad:
+        raise ConfigError(f"unknown push_from {', '.join(bad)}; valid: {', '.join(PUSH_FROM)}.")
+    return {(v if p == "forget" else f"{v}+push_{p}"): (VARIANTS[v] if p == "forget" else {**VARIANTS[v], "push_from": p})
+            for v in variants for p in push_from}
 
 
 def variant_config(name: str, settings: dict, task: str, binary: bool, batches: int):
@@ -61,10 +75,14 @@ def summarize(traj: pd.DataFrame, retrained: dict | None = None) -> pd.DataFrame
     rows = []
     for name, t in traj.groupby("variant", sort=False):
         t = t.sort_values("step")
-        pick = paper_selection(t)
-        start, last, chosen = (t[t.step == s].iloc[0] for s in (0, t.step.max(), pick))
         steps = t[t.step > 0]
-        row = {"variant": name, "batches": int(t.step.max()), "selected_step": pick,
+        t = t.dropna(subset=["final_score"])  # the evaluated steps (diagnostics are kept for every batch)
+        every_batch = len(t) == t.step.max() + 1
+        pick = paper_selection(t) if every_batch else None  # the authors' rule needs every batch evaluated
+        start, last = (t[t.step == s].iloc[0] for s in (0, t.step.max()))
+        chosen = t[t.step == pick].iloc[0] if every_batch else pd.Series(np.nan, index=t.columns)
+        row = {"variant": name, "batches": int(t.step.max()), "evaluations": len(t) - 1,
+               "selected_step": np.nan if pick is None else pick,
                "step_loss_ratio": float(np.median(steps.task_loss_after / steps.task_loss_before)),
                "share_following_distance": float(steps.share_following_distance.mean()),
                "distance_ratio": float(np.median(steps.distance_after / steps.distance_before))}
@@ -84,30 +102,38 @@ def markdown_table(summary: pd.DataFrame) -> str:
     """The README's ablation table from summary.csv: the header, then one line per variant."""
     def pair(r, at):
         return f"{r[f'test_acc_{at}']:.3f} / {r[f'mia_{at}']:.3f}"
+
+    def selected(r):  # not read off a trajectory evaluated every few batches only
+        return "-" if pd.isna(r.selected_step) else f"{int(r.selected_step)} ({r.final_score_selected:.3f})"
     lines = []
     for _, r in summary.iterrows():
         lines.append(f"| {r.variant} | {pair(r, 'start')} | {pair(r, 'last')} | {r.retain_loss_start:.2f} -> "
                      f"{r.retain_loss_last:.2f} | {r.test_loss_start:.2f} -> {r.test_loss_last:.2f} | "
                      f"{r.step_loss_ratio:.2f} | {r.distance_ratio:.2f} | {r.share_following_distance:.2f} | "
-                     f"{int(r.selected_step)} ({r.final_score_selected:.3f}) |")
+                     f"{selected(r)} |")
     return "\n".join([MARKDOWN_HEADER, *lines])
 
 
 def run_gli_ablations(exp, out, variants: list[str] | None = None, batches: int = 45, retrained: bool = True,
-                      log=print) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Run each variant (default: all of VARIANTS) from ``exp``'s Original model (trained or reused in its run
-    folder) for ``batches`` steps; write trajectories.csv, summary.csv and the configurations to ``out``.
+                      log=print, eval_every: int = 1, push_from: list[str] = ("forget",)) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Run each variant (default: all of VARIANTS), crossed with each of ``push_from`` (``variant_names``), from
+    ``exp``'s Original model (trained or reused in its run folder) for ``batches`` steps, evaluated after every
+    ``eval_every`` batches and the last; write trajectories.csv, summary.csv and the configurations to ``out``.
     With ``retrained=False`` the Retrained model is not trained: the summary has gaps to it only when the run folder
     already holds it; a later call with ``retrained=True`` reuses every finished variant and adds them.
     Returns (summary, the trajectories of these variants)."""
-    names = list(VARIANTS) if variants is None else variants
-    unknown = [n for n in names if n not in VARIANTS]
+    chosen = list(VARIANTS) if variants is None else variants
+    unknown = [n for n in chosen if n not in VARIANTS]
     if unknown:
         raise ConfigError(f"unknown GLI variant(s) {unknown}; valid: {', '.join(VARIANTS)}.")
     if batches < 1:
         raise ConfigError(f"--batches must be at least 1, got {batches}.")
+    if eval_every < 1:
+        raise ConfigError(f"--eval-every must be at least 1 (evaluate after every batch), got {eval_every}.")
+    settings = variant_names(chosen, list(push_from))
+    names = list(settings)
     b = exp.bench
-    configs = {n: variant_config(n, VARIANTS[n], b.task, b.spec.binary, batches) for n in names}  # checked first
+    configs = {n: variant_config(n, settings[n], b.task, b.spec.binary, batches) for n in names}  # checked first
     out = Path(out)
     original, m_orig = exp.reference("original")
     m_retr = exp.reference("retrained")[1] if retrained else retrained_metrics(exp)
@@ -120,7 +146,7 @@ def run_gli_ablations(exp, out, variants: list[str] | None = None, batches: int 
     done = read_csv(path_traj) if path_traj.exists() else pd.DataFrame(columns=["variant"])
     for name, cfg in configs.items():
         path = out / "configs" / f"{name}.json"
-        record = {"variant": name, "settings": VARIANTS[name], "method_config": cfg.to_dict(),
+        record = {"variant": name, "settings": settings[name], "eval_every": eval_every, "method_config": cfg.to_dict(),
                   "train_config": exp.cfg.to_dict(), "data_config": b.data_config, "data_fingerprint":
                   common["data_fingerprint"], "original_metrics": _scalar_metrics(m_orig), "retrained_metrics": m_retr}
         if path.is_file() and (name == done.variant).any() and _same_variant_run(old := read_json(path), record):
@@ -128,7 +154,8 @@ def run_gli_ablations(exp, out, variants: list[str] | None = None, batches: int 
                 write_json_atomic(path, {**old, "retrained_metrics": m_retr})
             log(f"{name}: reused")
             continue
-        row, traj_rows, rec = run_method(exp, "gli", cfg, original, m_retr, splits, common, trajectory_every=1)
+        row, traj_rows, rec = run_method(exp, "gli", cfg, original, m_retr, splits, common, trajectory_every=eval_every,
+                                         trajectory={"last_step": batches, "info_every_step": True})
         t = pd.DataFrame(traj_rows).assign(variant=name)
         done = pd.concat([done[done.variant != name], t], ignore_index=True)
         write_csv_atomic(path_traj, done)
@@ -147,6 +174,10 @@ def _scalar_metrics(metrics: dict) -> dict:
 
 
 def _same_variant_run(old: dict, new: dict) -> bool:
-    keys = ("settings", "method_config", "train_config", "data_config", "data_fingerprint")
-    return json.dumps([old.get(k) for k in keys], sort_keys=True) == json.dumps([new.get(k) for k in keys], sort_keys=True)
+    """A record of the same run: a GLI setting added since it was written reads as its default (which it ran
+    with), and a record from before ``eval_every`` was evaluated after every batch."""
+    keys = ("settings", "train_config", "data_config", "data_fingerprint")
+    return (json.dumps([old.get(k) for k in keys], sort_keys=True) == json.dumps([new.get(k) for k in keys], sort_keys=True)
+            and as_current(GLIConfig, old.get("method_config")) == new["method_config"]
+            and old.get("eval_every", 1) == new["eval_every"])
 

@@ -58,7 +58,7 @@ def finished_record(path: Path, cfg, exp: Experiment, fingerprint: str) -> dict 
     if not path.is_file():
         return None
     rec = read_json(path)
-    same = (_as_current(type(cfg), rec.get("method_config")) == cfg.to_dict() and rec.get("train_config") == exp.cfg.to_dict()
+    same = (as_current(type(cfg), rec.get("method_config")) == cfg.to_dict() and rec.get("train_config") == exp.cfg.to_dict()
             and rec.get("data_fingerprint") == fingerprint and _same_evaluation(rec, exp.bench) and "row" in rec)
     return rec if same else None
 
@@ -74,7 +74,7 @@ def _same_evaluation(rec: dict, bench) -> bool:
     return options(rec.get("data_config")) == options(bench.data_config)
 
 
-def _as_current(config_class, stored) -> dict | None:
+def as_current(config_class, stored) -> dict | None:
     """A stored method configuration as the current class writes it: a setting added since then takes its
     default, which is the behaviour the stored run had. None when it no longer fits the class."""
     try:
@@ -123,10 +123,11 @@ def save_rows(out: Path, rows: list[dict], traj_rows: list[dict]) -> None:
         write_csv_atomic(out / "trajectories.csv", _merge(out / "trajectories.csv", new, [*RESULT_KEYS, "step"]))
 
 
-EXPORTED = ["results.csv", "trajectories.csv", "errors.csv", "tune.csv", "audit.csv", "audit_examples.csv", "audit.json"]
+EXPORTED = ["results.csv", "trajectories.csv", "relearn.csv", "errors.csv", "tune.csv", "audit.csv", "audit_examples.csv",
+            "audit.json"]
 
 
-MERGED_ON_EXPORT = {"results.csv": RESULT_KEYS, "trajectories.csv": [*RESULT_KEYS, "step"]}
+MERGED_ON_EXPORT = {"results.csv": RESULT_KEYS, "trajectories.csv": [*RESULT_KEYS, "step"], "relearn.csv": RESULT_KEYS}
 
 
 def export_results(run_dir, dest) -> list[str]:

@@ -15,21 +15,27 @@ import torch
 
 from .errors import ConfigError
 from .experiment import REPORTED, Experiment
-from .io import write_json_atomic
+from .io import merge_rows, read_csv, write_csv_atomic, write_json_atomic
 from .metrics import evaluate, gaps_and_scores, metrics_from_logits, predict
 from .records import RESULT_COLUMNS, STEP_DIAGNOSTICS, TRAJECTORY_COLUMNS, finished_record, record_path, save_rows
+from .relearn import COLUMNS as RELEARN_COLUMNS
+from .relearn import KEYS as RELEARN_KEYS
+from .relearn import Relearn, relearn_row, relearned
 from .unlearning import REFERENCES, UnlearnData, get_method
 from .unlearning.common import current_settings
 from .unlearning.settings import check_procedure, resolve
 
 
 class Trajectory:
-    """Records metrics every ``every`` steps (and at step 0), with the step's diagnostics when the method passes
-    some (``info``: recorded at the same steps only); its own time is kept apart from the method's."""
+    """Records metrics every ``every`` steps (and at step 0, and at ``last_step`` when given), with the step's
+    diagnostics when the method passes some (``info``: recorded at the same steps only, or with
+    ``info_every_step`` at every step, the metrics of the steps between evaluations left empty); its own time is
+    kept apart from the method's."""
 
     def __init__(self, exp: Experiment, method: str, seed: int, every: int, retain_sample: int = 512,
-                 procedure: str = "default"):
+                 procedure: str = "default", last_step: int | None = None, info_every_step: bool = False):
         self.exp, self.method, self.seed, self.every, self.procedure = exp, method, seed, every, procedure
+        self.last_step, self.info_every_step = last_step, info_every_step
         b = exp.bench
         rng = np.random.default_rng(seed)
         keep = np.sort(rng.permutation(len(b.retain))[:retain_sample])
@@ -42,12 +48,15 @@ class Trajectory:
         self.seconds = 0.0
 
     def __call__(self, step: int, model, info: dict | None = None) -> None:
-        if self.every <= 0 or step % self.every:
+        evaluate_now = self.every > 0 and (step % self.every == 0 or step == self.last_step)
+        if not evaluate_now and not (self.info_every_step and info):
             return
         start = time.perf_counter()
         e = self.exp
-        logits = {k: predict(model, s, e.device, e.cfg.eval_batch_size, e.amp) for k, s in self.splits.items()}
-        m = metrics_from_logits(logits, {k: s.labels for k, s in self.splits.items()}, e.bench.task, self.seed)
+        m = {}
+        if evaluate_now:
+            logits = {k: predict(model, s, e.device, e.cfg.eval_batch_size, e.amp) for k, s in self.splits.items()}
+            m = metrics_from_logits(logits, {k: s.labels for k, s in self.splits.items()}, e.bench.task, self.seed)
         self.rows.append({"benchmark": e.bench.name, "arch": e.cfg.arch, "procedure": self.procedure,
                           "method": self.method, "seed": self.seed,
                           "step": step, **{k: m.get(k) for k in TRAJECTORY_COLUMNS[TRAJECTORY_COLUMNS.index("step") + 1:]},
@@ -57,9 +66,10 @@ class Trajectory:
 
 def method_quirks(cfg, report: dict) -> list[str]:
     """The labels of what a run did that the honest default does not (the results' ``quirks`` column)."""
+    push = getattr(cfg, "push_from", "forget")
     marks = (("authors_loop", getattr(cfg, "quirks", "none") == "authors"), ("bn_eval", cfg.bn_eval),
              ("paper_selection", report.get("selection") == "on_test"), ("clean_batches", not cfg.augment),
-             ("no_forget_pass", getattr(cfg, "forget_pass", True) is False))
+             ("no_forget_pass", getattr(cfg, "forget_pass", True) is False), (f"push_from_{push}", push != "forget"))
     return [q for q, on in marks if on]
 
 
@@ -124,14 +134,16 @@ def common_fields(exp: Experiment, seed: int, procedure: str, preset_name: str) 
 
 
 def run_or_reuse(exp: Experiment, name: str, cfg, original, m_retr: dict, inputs: UnlearnData, common: dict,
-                 trajectory_every: int) -> tuple[dict, list[dict], dict, bool]:
-    """One method of one seed: reused from its record when finished with this configuration and data, else run and
-    its record written. (row, trajectory rows, record, reused); the caller merges the rows into the CSV files."""
+                 trajectory_every: int, relearn: Relearn | None = None) -> tuple[dict, list[dict], dict, bool]:
+    """One method of one seed: reused from its record when finished with this configuration and data (and, with
+    ``relearn``, relearned with that budget), else run and its record written. (row, trajectory rows, record,
+    reused); the caller merges the rows into the CSV files."""
     path = record_path(exp.run_dir, name, common["seed"], common["procedure"])
     record = finished_record(path, cfg, exp, common["data_fingerprint"])
-    if record is not None:
+    if record is not None and (relearn is None or (record.get("relearn") or {}).get("spec") == relearn.to_dict()):
         return current_settings(record["row"]), [], record, True  # a record from before a rename reads as today's
-    row, traj_rows, record = run_method(exp, name, cfg, original, m_retr, inputs, common, trajectory_every)
+    row, traj_rows, record = run_method(exp, name, cfg, original, m_retr, inputs, common, trajectory_every,
+                                        relearn=relearn)
     write_json_atomic(path, record)
     return row, traj_rows, record, False
 
@@ -143,12 +155,14 @@ def log_line(seed: int, name: str, record: dict, reused: bool) -> str:
 
 
 def run_method(exp: Experiment, name: str, cfg, original, m_retr: dict | None, inputs: UnlearnData, common: dict,
-               trajectory_every: int):
+               trajectory_every: int, trajectory: dict | None = None, relearn: Relearn | None = None):
     """Unlearn ``name`` from a copy of the Original model; (result row, trajectory rows, record). Without the
-    Retrained model's metrics (``m_retr`` None) the row has no gaps to it."""
+    Retrained model's metrics (``m_retr`` None) the row has no gaps to it. ``trajectory``: further options of
+    ``Trajectory`` (``last_step``, ``info_every_step``). With ``relearn`` the unlearned model is then fine-tuned
+    on the retain set with that budget and the record's ``relearn`` holds its metrics (``relearn.relearned``)."""
     seed = common["seed"]
     model = copy.deepcopy(original)
-    traj = Trajectory(exp, name, seed, trajectory_every, procedure=common["procedure"])
+    traj = Trajectory(exp, name, seed, trajectory_every, procedure=common["procedure"], **(trajectory or {}))
     traj.start(model)
     torch.manual_seed(seed)
     start = time.perf_counter()
@@ -164,6 +178,8 @@ def run_method(exp: Experiment, name: str, cfg, original, m_retr: dict | None, i
               "benchmark_options": exp.bench.options, "data_config": exp.bench.data_config, "source": exp.bench.source,
               "source_fingerprint": exp.bench.source_fingerprint, "data_fingerprint": common["data_fingerprint"],
               "eval_fingerprint": exp.bench.evaluation_fingerprint, "metrics": m, "unlearn_seconds": seconds, "row": row}
+    if relearn is not None:
+        record["relearn"] = {"spec": relearn.to_dict(), "metrics": relearned(model, exp, inputs, relearn)[1]}
     return row, traj.rows, record
 
 
@@ -173,14 +189,15 @@ def with_seed(exp: Experiment, seed: int) -> Experiment:
 
 def run_benchmark(exp: Experiment, methods: list[str], seeds: list[int], trajectory_every: int = 5,
                   method_overrides: dict | None = None, preset_name: str = "", log=print,
-                  procedure: str = "default") -> pd.DataFrame:
+                  procedure: str = "default", relearn: Relearn | None = None) -> pd.DataFrame:
     """For each seed: train (or reuse) the references, then run every method, each from the same Original.
 
     ``method_overrides`` maps a method name to configuration overrides (e.g. {"gli": {"perturbation_steps": 3}});
     ``procedure`` (``unlearning.settings.PROCEDURES``) applies the same settings to every method. Each finished
     method is written at once to results.csv, trajectories.csv and configs/, and a later call with the same
     configuration and data reuses it instead of running it again, so an interrupted run resumes where it stopped.
-    Returns this call's result rows (results.csv keeps the rows of other methods, seeds and procedures)."""
+    ``relearn``: also the relearning test (``relearn``) of every method and of both reference models, written to
+    relearn.csv. Returns this call's result rows (results.csv keeps the rows of other methods, seeds and procedures)."""
     configs = method_configs(exp, methods, method_overrides or {}, procedure)
     out = exp.run_dir
     out.mkdir(parents=True, exist_ok=True)
@@ -192,13 +209,34 @@ def run_benchmark(exp: Experiment, methods: list[str], seeds: list[int], traject
         save_rows(out, refs, [])
         rows += refs
         splits = unlearn_data(exp_s, seed)  # on a GPU: moved to the device once per seed, shared by the methods
+        if relearn is not None:
+            save_relearn_rows(out, reference_relearn_rows(exp_s, common, splits, relearn, original))
         for name, cfg in configs.items():
             row, traj_rows, record, reused = run_or_reuse(exp_s, name, cfg, original, m_retr, splits, common,
-                                                          trajectory_every)
+                                                          trajectory_every, relearn)
             if not reused:
                 save_rows(out, [row], traj_rows)
+            if relearn is not None:
+                save_relearn_rows(out, [relearn_row(common, name, record["metrics"], record["relearn"]["metrics"], relearn)])
             rows.append(row)
             log(log_line(seed, name, record, reused))
     return pd.DataFrame(rows, columns=RESULT_COLUMNS)
+
+
+def reference_relearn_rows(exp: Experiment, common: dict, inputs: UnlearnData, spec: Relearn, original) -> list[dict]:
+    """The relearning test of the Original and the Retrained model (the yardstick: what the same budget brings
+    back for a model that never saw the forget images)."""
+    rows = []
+    for role in ("original", "retrained"):
+        model, before = (original, exp.reference("original")[1]) if role == "original" else exp.reference(role)
+        rows.append(relearn_row(common, role, before, relearned(model, exp, inputs, spec)[1], spec))
+    return rows
+
+
+def save_relearn_rows(out, rows: list[dict]) -> None:
+    """Merge relearning rows into relearn.csv (replacing those of the same model), atomically."""
+    path = out / "relearn.csv"
+    new = pd.DataFrame(rows, columns=RELEARN_COLUMNS)
+    write_csv_atomic(path, merge_rows(read_csv(path), new, RELEARN_KEYS) if path.exists() else new)
 
 

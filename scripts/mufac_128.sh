@@ -17,10 +17,10 @@ COMMON=(--benchmark mufac --root "$ZIP" --quiet)
 
 variants() {  # $@: extra gli-ablations options
   $PY -m gli_helpers gli-ablations "${COMMON[@]}" --preset paper --out $OUT --results $DEST/gli-ablations-128 \
-    --batches 40 --variants authors,honest "$@"
+    --batches 40 --eval-every 1 --variants authors,honest "$@"
   $PY -m gli_helpers gli-ablations "${COMMON[@]}" --preset cpu --resolution 64 --epochs 30 \
     --set milestones=10,20 --out runs/mufac-regime-64 --results $DEST/gli-ablations-64 --batches 40 \
-    --variants authors,honest "$@"
+    --eval-every 1 --variants authors,honest "$@"
   # the figures of GLI batch by batch at 48, 64 and 128 px and of the loss gaps (results/mufac/figures/)
   $PY -c "from gli_helpers import findings; [findings.draw(n, 'results/mufac/figures') for n in ('gli_batches', 'loss_gaps')]"
 }

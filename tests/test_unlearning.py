@@ -310,12 +310,12 @@ def test_settings_layers_refuse_contradictions():
 
 
 def test_old_selection_name_refused_with_hint_and_read_from_records():
-    from gli_helpers.records import _as_current
+    from gli_helpers.records import as_current
     from gli_helpers.unlearning.gli import GLIConfig
     with pytest.raises(ConfigError, match="'paper' is now called 'on_test'"):
         default_config("gli", "multiclass", selection="paper")
     stored = {**default_config("gli", "multiclass", procedure="authors").to_dict(), "selection": "paper"}
-    assert _as_current(GLIConfig, stored)["selection"] == "on_test"  # a record written before the rename is reused
+    assert as_current(GLIConfig, stored)["selection"] == "on_test"  # a record written before the rename is reused
 
 
 def test_range_rules_are_declared_by_each_class():

@@ -14,12 +14,17 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from ..data.augment import augment
 from ..errors import ConfigError
 from ..metrics import task_loss
-from ..runtime import forward
+from ..runtime import forward, to_float
 from .common import MethodConfig, Run, loss_of, retain_with_forget, sgd
 
 DISTANCES = ("l2", "l1", "cosine")
+# the images the sign steps push the retain outputs away from: the forget batch (GLI), or a control of the same
+# size in its place: other retain images (disjoint from the batch), held-out non-member images (the validation
+# split: test families no evaluation uses) or uniform noise
+PUSH_FROM = ("forget", "retain", "nonmember", "noise")  # catalog.PUSH_FROM lists them for the command line
 
 
 def distance(z: torch.Tensor, z_f: torch.Tensor, kind: str) -> torch.Tensor:
@@ -142,6 +147,7 @@ class GLIConfig(MethodConfig):
     recompute_forget: bool = False  # forget logits recomputed at every sign step (in the model's current mode)
     skip_short_forget: bool = False  # skip a retain batch whose forget batch is shorter than batch_size
     objective: str = "both"  # the sign step's objective: "both" (GLI), "distance" or "task" alone (ablations)
+    push_from: str = "forget"  # what the outputs are pushed away from: PUSH_FROM (all but "forget": controls)
     diagnostics: bool = False  # record the first sign step of each batch taken apart (gli_perturb's diagnostics)
     QUIRK_SETS = QUIRK_SETS  # the named sets of ``quirks``: settings.resolve applies one (layer 2) and checks it
     POSITIVE = ('perturbation_steps', 'alpha')  # range rules of this class's own fields (not dataclass fields: no annotation)
@@ -155,6 +161,8 @@ class GLIConfig(MethodConfig):
             raise ConfigError(f"unknown GLI quirk set {self.quirks!r}; valid: {', '.join(QUIRK_SETS)}.")
         if self.objective not in OBJECTIVES:
             raise ConfigError(f"unknown GLI objective {self.objective!r}; valid: {', '.join(OBJECTIVES)}.")
+        if self.push_from not in PUSH_FROM:
+            raise ConfigError(f"unknown GLI push_from {self.push_from!r}; valid: {', '.join(PUSH_FROM)}.")
 
     @classmethod
     def task_defaults(cls, task, binary):
@@ -168,14 +176,46 @@ def weight(cfg: GLIConfig, b: int, n_batches: int) -> float:
     return cfg.w0 + (cfg.w1 - cfg.w0) * b / max(n_batches - 1, 1)
 
 
+class Control:
+    """The images a control pushes away from, in place of each forget batch and of its size. They come from a
+    generator of their own, so the retain batches, their augmentation and the forget cycle (drawn and then set
+    aside) are those of the run with the real forget images: the images pushed away from are the one difference."""
+
+    def __init__(self, run: Run, kind: str):
+        data = run.data
+        if kind == "nonmember" and data.validation is None:
+            raise ConfigError("GLI push_from='nonmember' draws from the validation split (held-out test families), "
+                              "and this benchmark has none: add --validation-share (e.g. 0.2). The unseen split is "
+                              "the MIA's non-member set and is never used for it.")
+        self.run, self.kind = run, kind
+        self.pool = {"retain": data.retain, "nonmember": data.validation}.get(kind)
+        self.generator = torch.Generator().manual_seed(data.seed * 7919 + 307)
+
+    def like(self, xf: torch.Tensor, retain_idx: torch.Tensor) -> torch.Tensor:
+        g = self.generator
+        if self.kind == "noise":
+            return torch.rand(xf.shape, generator=g).to(xf.device)
+        candidates = torch.randperm(len(self.pool), generator=g)
+        if self.kind == "retain":  # disjoint from the retain batch being perturbed
+            candidates = candidates[~torch.isin(candidates, retain_idx.cpu())]
+        if len(candidates) < len(xf):
+            raise ConfigError(f"GLI push_from={self.kind!r} needs {len(xf)} images per batch and the pool holds "
+                              f"{len(candidates)}; use a larger --validation-share or a smaller batch.")
+        x = to_float(self.pool.images[candidates[:len(xf)]], self.run.data.device)
+        return augment(x, g) if self.run.cfg.augment else x
+
+
 def unlearn(run: Run) -> None:
     model, data, cfg = run.model, run.data, run.cfg
     opt = sgd(model.parameters(), cfg)
+    control = None if cfg.push_from == "forget" else Control(run, cfg.push_from)
     done = 0
     for idx, (xf, _), b, n_batches in retain_with_forget(run):
         if cfg.skip_short_forget and len(xf) < cfg.batch_size:
             continue
         x, y = run.batch(data.retain, idx)
+        if control is not None:
+            xf = control.like(xf, idx)
         first_in_train = cfg.first_batch_train and done == 0
         # perturbation search: in eval mode so that BatchNorm statistics do not see the forget batch
         # (the authors' first batch runs it in train mode)
