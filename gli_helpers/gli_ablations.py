@@ -118,7 +118,8 @@ def run_gli_ablations(exp, out, variants: list[str] | None = None, batches: int 
                       log=print, eval_every: int = 1, push_from: list[str] = ("forget",)) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Run each variant (default: all of VARIANTS), crossed with each of ``push_from`` (``variant_names``), from
     ``exp``'s Original model (trained or reused in its run folder) for ``batches`` steps, evaluated after every
-    ``eval_every`` batches and the last; write trajectories.csv, summary.csv and the configurations to ``out``.
+    ``eval_every`` batches and the last; write trajectories.csv, summary.csv (of every variant ``out`` holds) and
+    the configurations to ``out``.
     With ``retrained=False`` the Retrained model is not trained: the summary has gaps to it only when the run folder
     already holds it; a later call with ``retrained=True`` reuses every finished variant and adds them.
     Returns (summary, the trajectories of these variants)."""
@@ -155,7 +156,7 @@ def run_gli_ablations(exp, out, variants: list[str] | None = None, batches: int 
             log(f"{name}: reused")
             continue
         row, traj_rows, rec = run_method(exp, "gli", cfg, original, m_retr, splits, common, trajectory_every=eval_every,
-                                         trajectory={"last_step": batches, "info_every_step": True})
+                                         trajectory={"final": True, "info_every_step": True})
         t = pd.DataFrame(traj_rows).assign(variant=name)
         done = pd.concat([done[done.variant != name], t], ignore_index=True)
         write_csv_atomic(path_traj, done)
@@ -163,10 +164,9 @@ def run_gli_ablations(exp, out, variants: list[str] | None = None, batches: int 
                                  "final_metrics": _scalar_metrics(rec["metrics"])})
         log(f"{name}: {len(t) - 1} batches, test_acc {row['test_acc']:.4f} mia {row['mia']:.4f} "
             f"({rec['unlearn_seconds']:.0f} s)")
+    write_csv_atomic(out / "summary.csv", summarize(done, m_retr))  # every variant the folder holds
     traj = done[done.variant.isin(names)]
-    summary = summarize(traj, m_retr)
-    write_csv_atomic(out / "summary.csv", summary)
-    return summary, traj
+    return summarize(traj, m_retr), traj
 
 
 def _scalar_metrics(metrics: dict) -> dict:

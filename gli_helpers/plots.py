@@ -627,6 +627,49 @@ def gli_ablation_plot(traj: pd.DataFrame, authors: pd.DataFrame | None = None, p
     return _finish(fig, title, list(handles.values()), ncol=4)
 
 
+CONTROL_LINES = {"forget": "-", "retain": "--", "nonmember": "-.", "noise": ":"}  # what GLI pushes away from
+CONTROL_LABELS = {"forget": "the forget images (GLI)", "retain": "other retain images", "nonmember":
+                  "held-out non-members", "noise": "uniform noise"}
+
+
+def control_plot(traj: pd.DataFrame, retrained: dict | None = None, splits=("retain", "test", "forget"),
+                 title: str | None = None):
+    """GLI's controls batch by batch (``gli-ablations --push-from``): the MIA and each split's mean loss (minus the
+    Retrained model's, given its metrics ``retrained``) per evaluated batch; one colour per variant, one line style
+    per source of the images pushed away from (solid: the forget images; dashed, dash-dot, dotted: the controls)."""
+    use_style()
+    t = traj.dropna(subset=["mia"]).copy()
+    t["base"] = t.variant.str.split("+push_", regex=False).str[0]
+    t["push"] = t.variant.str.split("+push_", regex=False).str[1].fillna("forget")
+    keys = ["mia", *(f"{s}_loss" for s in splits)]
+    fig, axes = plt.subplots(1, len(keys), figsize=(4.2 * len(keys), 3.8), squeeze=False)
+    bases = list(dict.fromkeys(t.base))
+    colors = {b: c for b, c in zip(bases, [GLI_COLOR, OKABE_ITO["blue"], OKABE_ITO["green"], OKABE_ITO["purple"],
+                                             OKABE_ITO["orange"], OKABE_ITO["sky"]] * 4)}
+    for ax, key in zip(axes[0], keys, strict=True):
+        ref = (retrained or {}).get(key)
+        for (base, push), d in t.groupby(["base", "push"], sort=False):
+            d = d.sort_values("step")
+            y = d[key] - ref if ref is not None and key != "mia" else d[key]
+            ax.plot(d.step, y, color=colors[base], ls=CONTROL_LINES.get(push, "-"), lw=2.0 if push == "forget" else 1.4,
+                    marker="o", ms=3)
+        if key == "mia" and ref is not None:
+            ax.axhline(ref, color=RETRAINED_COLOR, ls=STYLES["retrained"].ls, lw=1.2)
+        elif ref is not None:
+            ax.axhline(0, color=RETRAINED_COLOR, ls=STYLES["retrained"].ls, lw=1.2)
+        split = key.removesuffix("_loss")
+        ax.set(xlabel="batch (0: the Original)", ylabel="MIA accuracy" if key == "mia" else
+               f"{split} loss" + (" minus the Retrained model's" if ref is not None else ""))
+    handles = [Line2D([], [], color=colors[b], lw=2, label=b) for b in bases]
+    handles += [Line2D([], [], color=BASELINE_COLOR, ls=ls, label=f"pushed from {CONTROL_LABELS[p]}")
+                for p, ls in CONTROL_LINES.items() if p in set(t.push)]
+    if retrained:
+        handles.append(Line2D([], [], color=RETRAINED_COLOR, ls=STYLES["retrained"].ls, label="the Retrained model"))
+    if title is None:
+        title = f"{describe(traj.drop(columns=['procedure'], errors='ignore'))}: GLI and its controls batch by batch"
+    return _finish(fig, title, handles, ncol=4)
+
+
 def gli_resolution_plot(runs: dict, authors: pd.DataFrame | None = None, metrics=("mia", "test_acc", "final_score"),
                         published: float | None = None, title: str | None = None):
     """GLI batch by batch from Originals of several resolutions: one column per resolution, one row per metric.

@@ -27,15 +27,15 @@ from .unlearning.settings import check_procedure, resolve
 
 
 class Trajectory:
-    """Records metrics every ``every`` steps (and at step 0, and at ``last_step`` when given), with the step's
+    """Records metrics every ``every`` steps (and at step 0, and with ``final`` after the method's last step), with the step's
     diagnostics when the method passes some (``info``: recorded at the same steps only, or with
     ``info_every_step`` at every step, the metrics of the steps between evaluations left empty); its own time is
     kept apart from the method's."""
 
     def __init__(self, exp: Experiment, method: str, seed: int, every: int, retain_sample: int = 512,
-                 procedure: str = "default", last_step: int | None = None, info_every_step: bool = False):
+                 procedure: str = "default", final: bool = False, info_every_step: bool = False):
         self.exp, self.method, self.seed, self.every, self.procedure = exp, method, seed, every, procedure
-        self.last_step, self.info_every_step = last_step, info_every_step
+        self.final, self.info_every_step, self.evaluated = final, info_every_step, -1
         b = exp.bench
         rng = np.random.default_rng(seed)
         keep = np.sort(rng.permutation(len(b.retain))[:retain_sample])
@@ -48,7 +48,19 @@ class Trajectory:
         self.seconds = 0.0
 
     def __call__(self, step: int, model, info: dict | None = None) -> None:
-        evaluate_now = self.every > 0 and (step % self.every == 0 or step == self.last_step)
+        evaluate_now = self.every > 0 and step % self.every == 0
+        self._record(step, model, info, evaluate_now)
+
+    def finish(self, step: int, model) -> None:
+        """With ``final``: the model after the method's last step (``step``), unless already recorded."""
+        if self.final and self.every > 0 and self.evaluated != step:
+            if self.rows and self.rows[-1]["step"] == step:  # that step's diagnostics row gains its metrics
+                last = self.rows.pop()
+                self._record(step, model, {k: last[k] for k in STEP_DIAGNOSTICS if last.get(k) is not None}, True)
+            else:
+                self._record(step, model, None, True)
+
+    def _record(self, step: int, model, info: dict | None, evaluate_now: bool) -> None:
         if not evaluate_now and not (self.info_every_step and info):
             return
         start = time.perf_counter()
@@ -61,6 +73,7 @@ class Trajectory:
                           "method": self.method, "seed": self.seed,
                           "step": step, **{k: m.get(k) for k in TRAJECTORY_COLUMNS[TRAJECTORY_COLUMNS.index("step") + 1:]},
                           **{k: v for k, v in (info or {}).items() if k in STEP_DIAGNOSTICS}})
+        self.evaluated = step if evaluate_now else self.evaluated
         self.seconds += time.perf_counter() - start
 
 
@@ -158,7 +171,7 @@ def run_method(exp: Experiment, name: str, cfg, original, m_retr: dict | None, i
                trajectory_every: int, trajectory: dict | None = None, relearn: Relearn | None = None):
     """Unlearn ``name`` from a copy of the Original model; (result row, trajectory rows, record). Without the
     Retrained model's metrics (``m_retr`` None) the row has no gaps to it. ``trajectory``: further options of
-    ``Trajectory`` (``last_step``, ``info_every_step``). With ``relearn`` the unlearned model is then fine-tuned
+    ``Trajectory`` (``final``, ``info_every_step``). With ``relearn`` the unlearned model is then fine-tuned
     on the retain set with that budget and the record's ``relearn`` holds its metrics (``relearn.relearned``)."""
     seed = common["seed"]
     model = copy.deepcopy(original)
@@ -167,6 +180,7 @@ def run_method(exp: Experiment, name: str, cfg, original, m_retr: dict | None, i
     torch.manual_seed(seed)
     start = time.perf_counter()
     model, report = get_method(name).unlearn(model, inputs, cfg, on_step=traj)
+    traj.finish(report["optimizer_steps"], model)
     seconds = time.perf_counter() - start - traj.seconds
     m = evaluate(model, exp.bench, exp.device, exp.cfg.eval_batch_size, seed=seed, amp=exp.amp)
     row = {**common, "method": name, **{k: m.get(k) for k in REPORTED}, **gaps_and_scores(m, m_retr or {}),

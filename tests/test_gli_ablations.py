@@ -87,6 +87,39 @@ def test_gli_ablations_command_runs_resumes_and_refuses_bad_input(tmp_path, smal
 
 
 @pytest.mark.slow
+def test_gli_ablations_controls_evaluated_every_few_batches(tmp_path, cache_dir):
+    from gli_helpers.data import make_synthetic_mufac
+    root = tmp_path / "mufac"  # enough test families for a held-out share of more than one batch of 64
+    make_synthetic_mufac(root, seed=2, families=(12, 16, 4), forget_families=3, image_size=32)
+    base = [sys.executable, "-m", "gli_helpers", "gli-ablations", "--benchmark", "synthetic-mufac", "--root",
+            str(root), "--preset", "smoke", "--epochs", "2", "--cache-dir", str(cache_dir), "--quiet",
+            "--out", str(tmp_path / "run"), "--results", str(tmp_path / "abl"), "--no-retrained", "--batches", "3"]
+    no_split = subprocess.run([*base, "--variants", "authors", "--push-from", "nonmember"], capture_output=True, text=True)
+    assert no_split.returncode == 2 and "--validation-share" in no_split.stderr and not (tmp_path / "run").exists()
+    wrong = subprocess.run([*base, "--push-from", "forget,test"], capture_output=True, text=True)
+    assert wrong.returncode == 2 and "unknown --push-from test" in wrong.stderr
+    res = subprocess.run([*base, "--variants", "authors", "--push-from", "forget,retain,nonmember,noise",
+                          "--validation-share", "0.3", "--eval-every", "2"], capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+    summary = pd.read_csv(tmp_path / "abl" / "summary.csv")
+    assert list(summary.variant) == ["authors", "authors+push_retain", "authors+push_nonmember", "authors+push_noise"]
+    assert (summary.evaluations == 2).all() and summary.selected_step.isna().all()  # after batches 2 and 3 (the last)
+    traj = pd.read_csv(tmp_path / "abl" / "trajectories.csv")
+    authors = traj[traj.variant == "authors"]
+    assert list(authors.step) == [0, 1, 2, 3] and list(authors.dropna(subset=["mia"]).step) == [0, 2, 3]
+    assert authors[authors.step > 0].task_loss_before.notna().all()  # the diagnostics of every batch
+    starts = traj[traj.step == 0].mia
+    assert starts.nunique() == 1  # the same Original for every control
+    assert summary.retain_loss_last.nunique() == 4  # what the steps push away from changes the run
+    record = json.loads((tmp_path / "abl" / "configs" / "authors+push_noise.json").read_text())
+    assert record["method_config"]["push_from"] == "noise" and record["eval_every"] == 2
+    again = subprocess.run([arg for arg in base if arg != "--quiet"] + ["--variants", "authors", "--push-from", "noise",
+                           "--validation-share", "0.3", "--eval-every", "2"], capture_output=True, text=True)
+    assert again.returncode == 0 and "authors+push_noise: reused" in again.stderr
+    assert list(pd.read_csv(tmp_path / "abl" / "summary.csv").variant) == list(summary.variant)  # the folder's summary
+
+
+@pytest.mark.slow
 def test_resolution_figure_labels_each_resolution_and_names_a_missing_folder(tmp_path):
     root = Path(__file__).resolve().parents[1]
     script, committed = root / "scripts" / "gli_resolution_figure.py", root / "results/mufac/regime/gli-ablations"

@@ -206,6 +206,28 @@ def test_gli_ablation_plot_lines_per_variant_stored_run_and_target():
     assert "GLI variants batch by batch" in fig._suptitle.get_text()
 
 
+def test_control_plot_a_colour_per_variant_a_line_style_per_source_and_gaps_to_retrained():
+    rows = []
+    for v in ("authors", "authors+push_noise", "alpha_0.04", "alpha_0.04+push_retain"):
+        for s in range(0, 41):
+            evaluated = s % 10 == 0
+            rows.append({"variant": v, "benchmark": "mufac", "arch": "resnet18", "seed": 0, "step": s,
+                         "mia": 0.7 - 0.002 * s if evaluated else np.nan, "retain_loss": 0.3 + 0.01 * s if evaluated else np.nan,
+                         "test_loss": 1.5, "forget_loss": 0.2, "task_loss_before": 0.3})
+    fig = plots.control_plot(pd.DataFrame(rows), retrained={"mia": 0.55, "retain_loss": 0.25, "test_loss": 1.4,
+                                                             "forget_loss": 1.6})
+    mia, retain = fig.axes[0], fig.axes[1]
+    lines = [line for line in mia.get_lines() if len(line.get_xdata()) > 2]
+    assert len(lines) == 4 and all(len(line.get_xdata()) == 5 for line in lines)  # the evaluated batches only
+    styles = {(to_hex(line.get_color()), line.get_linestyle()) for line in lines}
+    assert len({c for c, _ in styles}) == 2 and {ls for _, ls in styles} == {"-", ":", "--"}
+    assert to_hex(lines[0].get_color()) == GLI  # the first variant in GLI's colour, the forget images solid
+    first = [line for line in retain.get_lines() if len(line.get_xdata()) > 2][0]
+    assert first.get_ydata()[0] == pytest.approx(0.05)  # retain loss 0.30 minus the Retrained model's 0.25
+    assert "minus the Retrained model's" in retain.get_ylabel()
+    assert {"pushed from uniform noise", "pushed from other retain images", "the Retrained model"} <= set(legend_texts(fig))
+
+
 def test_gli_resolution_plot_one_column_per_resolution():
     def run(mia_end):
         return {"traj": pd.DataFrame([{"variant": v, "step": s, "batch": float(s) if s else np.nan, "test_acc": 0.5,
