@@ -644,8 +644,8 @@ def control_plot(traj: pd.DataFrame, retrained: dict | None = None, splits=("ret
     keys = ["mia", *(f"{s}_loss" for s in splits)]
     fig, axes = plt.subplots(1, len(keys), figsize=(4.2 * len(keys), 3.8), squeeze=False)
     bases = list(dict.fromkeys(t.base))
-    colors = {b: c for b, c in zip(bases, [GLI_COLOR, OKABE_ITO["blue"], OKABE_ITO["green"], OKABE_ITO["purple"],
-                                             OKABE_ITO["orange"], OKABE_ITO["sky"]] * 4)}
+    cycle = [GLI_COLOR, OKABE_ITO["blue"], OKABE_ITO["green"], OKABE_ITO["purple"], OKABE_ITO["orange"], OKABE_ITO["sky"]]
+    colors = {b: cycle[i % len(cycle)] for i, b in enumerate(bases)}
     for ax, key in zip(axes[0], keys, strict=True):
         ref = (retrained or {}).get(key)
         for (base, push), d in t.groupby(["base", "push"], sort=False):
