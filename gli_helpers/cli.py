@@ -359,44 +359,36 @@ def _seeds(args) -> list[int]:
         raise ConfigError(f"--seeds must be a comma list of integers such as 0,1,2, got {args.seeds!r}.") from None
 
 
-def main(argv=None) -> int:
-    from .catalog import GLI_VARIANTS as VARIANTS
-    from .catalog import TABLE_NAMES
-    from .config import PRESETS
-    from .data import BENCHMARKS
-    parser = argparse.ArgumentParser(prog="python -m gli_helpers", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
-
-    p = sub.add_parser("data-summary", help="print split sizes, people and label histograms as JSON")
+def _options_data_summary(p) -> None:
     add_data_options(p)
     p.add_argument("--resolution", type=int, default=32, help="decode resolution (default 32)")
     p.add_argument("--quiet", action="store_true")
-    p.set_defaults(func=cmd_data_summary)
 
-    p = sub.add_parser("make-synthetic", help="write a synthetic benchmark in MUFAC or MUCAC format")
+
+def _options_make_synthetic(p) -> None:
     p.add_argument("--format", required=True, choices=("mufac", "mucac"))
     p.add_argument("--out", required=True)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--people", type=int, help="size: train families (mufac) or retain identities (mucac)")
     p.add_argument("--image-size", type=int, default=64)
     p.add_argument("--overwrite", action="store_true", help="replace an existing synthetic benchmark folder")
-    p.set_defaults(func=cmd_make_synthetic)
 
-    p = sub.add_parser("download", help="fetch, verify and unpack a real dataset")
+
+def _options_download(p) -> None:
     p.add_argument("dataset", choices=("mufac", "mucac"))
     p.add_argument("--dest", default="data")
     p.add_argument("--source", help="URL (http, https, file) or local path instead of the default")
     p.add_argument("--extract", action="store_true", help="MUFAC: unzip instead of keeping the zip")
     p.add_argument("--quiet", action="store_true")
-    p.set_defaults(func=cmd_download)
 
-    p = sub.add_parser("train", help="train (or reuse) the Original or Retrained model and print its metrics")
+
+def _options_train(p) -> None:
     add_data_options(p)
     add_train_options(p)
     p.add_argument("--role", required=True, choices=("original", "retrained"))
-    p.set_defaults(func=cmd_train)
 
-    p = sub.add_parser("run", help="run unlearning methods against the Original and Retrained models")
+
+def _options_run(p) -> None:
     add_data_options(p)
     add_train_options(p)
     p.add_argument("--methods", default="all", help="all (every method), paper (the paper's eight), "
@@ -413,20 +405,18 @@ def main(argv=None) -> int:
     p.add_argument("--relearn-lr", type=float, default=0.01, help="the relearning rate (momentum 0.9; default 0.01, "
                    "the reference models' training rate)")
     add_engine_options(p)
-    p.set_defaults(func=cmd_run)
 
-    p = sub.add_parser("tune", help="search every method's settings with the same number of trials (Ray Tune), "
-                                    "scored on the validation split; run the chosen and the paper's configuration")
+
+def _options_tune(p) -> None:
     add_data_options(p)
     add_train_options(p)
     p.add_argument("--methods", default="all", help="all (every method), paper (the paper's eight), ablation, or a comma list")
     p.add_argument("--trials", type=int, required=True, help="trials per method (the paper's configuration is the first)")
     p.add_argument("--address", help="Ray head node HOST:PORT (default: a local Ray on this machine)")
     p.add_argument("--threads", type=int, help="CPU threads per trial (default 1)")
-    p.set_defaults(func=cmd_tune)
 
-    p = sub.add_parser("audit", help="per-example audit: N Retrained models and N runs per method from one Original; "
-                                     "F, the competition score and a LiRA-style attack")
+
+def _options_audit(p) -> None:
     add_data_options(p)
     add_train_options(p)
     p.add_argument("--methods", default="gli", help="all, paper, ablation, or a comma list (default gli)")
@@ -439,10 +429,10 @@ def main(argv=None) -> int:
                         "test/unseen, BatchNorm frozen); off honest, rows and units are named METHOD-PROCEDURE")
     p.add_argument("--method-config", help='JSON overrides per method, e.g. \'{"gli": {"quirks": "authors"}}\'')
     add_engine_options(p)
-    p.set_defaults(func=cmd_audit)
 
-    p = sub.add_parser("gli-ablations", help="GLI variants batch by batch from one Original (where the published "
-                                             "GLI number comes from)")
+
+def _options_gli_ablations(p) -> None:
+    from .catalog import GLI_VARIANTS as VARIANTS
     add_data_options(p)
     add_train_options(p)
     p.add_argument("--results", required=True, help="where trajectories.csv, summary.csv and the figure go")
@@ -460,9 +450,11 @@ def main(argv=None) -> int:
     p.add_argument("--no-retrained", action="store_true",
                    help="do not train the Retrained model: the summary has gaps to it only if the run folder "
                         "already holds it (run again without this flag to add them, every finished variant reused)")
-    p.set_defaults(func=cmd_gli_ablations)
 
-    p = sub.add_parser("reproduce", help="execute notebooks 01-07 on the benchmark, then 08, with papermill into the run folder")
+
+def _options_reproduce(p) -> None:
+    from .config import PRESETS
+    from .data import BENCHMARKS
     p.add_argument("--benchmark", default="synthetic-mufac", choices=BENCHMARKS)
     p.add_argument("--root", default="data/synthetic-mufac")
     p.add_argument("--preset", default="cpu", choices=PRESETS)
@@ -474,9 +466,9 @@ def main(argv=None) -> int:
     p.add_argument("--device", default="auto")
     p.add_argument("--cache-dir")
     p.add_argument("--quiet", action="store_true")
-    p.set_defaults(func=cmd_reproduce)
 
-    p = sub.add_parser("bench", help="performance measurements (see docs/PERFORMANCE.md)")
+
+def _options_bench(p) -> None:
     p.add_argument("what", choices=("train", "gli", "unlearn", "engine", "load"))
     p.add_argument("--benchmark", default="synthetic-mufac")
     p.add_argument("--root", default="data/synthetic-mufac")
@@ -501,9 +493,9 @@ def main(argv=None) -> int:
                    help="engine: ENGINE:THREADS per unit, compared with the first")
     p.add_argument("--out", help="engine: where the run folders go (default: a new temporary folder)")
     p.add_argument("--cache-dir")
-    p.set_defaults(func=cmd_bench)
 
-    p = sub.add_parser("compare", help="a results.csv beside the paper's numbers, as a Markdown table")
+
+def _options_compare(p) -> None:
     p.add_argument("results", help="results.csv of a run folder")
     p.add_argument("--benchmark", help="which benchmark's rows (needed when the file holds several)")
     p.add_argument("--arch", help="which architecture's rows (needed when the file holds several)")
@@ -517,22 +509,67 @@ def main(argv=None) -> int:
     p.add_argument("--out", help="also write the table to this file")
     p.add_argument("--figures", help="also draw the final scores (and trajectories, from the trajectories.csv beside "
                                      "the results) into this folder")
-    p.set_defaults(func=cmd_compare)
 
-    p = sub.add_parser("tables", help="print one of the documents' results tables from the committed results/ CSVs")
+
+def _options_tables(p) -> None:
+    from .catalog import TABLE_NAMES
     p.add_argument("name", choices=TABLE_NAMES)
     p.add_argument("--root", default=".", help="the repository root that holds results/ (default: here)")
-    p.set_defaults(func=cmd_tables)
 
-    p = sub.add_parser("upgrade-results", help="bring stored results.csv files to the current columns and names: avg_gap "
-                                               "and tow from their gaps, selection paper -> on_test (nothing is rerun)")
+
+def _options_upgrade_results(p) -> None:
     p.add_argument("results", nargs="+", help="results.csv files")
-    p.set_defaults(func=cmd_upgrade_results)
 
-    p = sub.add_parser("export-results", help="copy a run's numbers and configurations (no checkpoints) elsewhere")
+
+def _options_export_results(p) -> None:
     p.add_argument("run_dir")
     p.add_argument("dest")
-    p.set_defaults(func=cmd_export)
+
+
+# Every subcommand: (name, function, its options, help), in the order ``--help`` lists them.
+COMMANDS = (
+    ("data-summary", cmd_data_summary, _options_data_summary,
+     "print split sizes, people and label histograms as JSON"),
+    ("make-synthetic", cmd_make_synthetic, _options_make_synthetic,
+     "write a synthetic benchmark in MUFAC or MUCAC format"),
+    ("download", cmd_download, _options_download,
+     "fetch, verify and unpack a real dataset"),
+    ("train", cmd_train, _options_train,
+     "train (or reuse) the Original or Retrained model and print its metrics"),
+    ("run", cmd_run, _options_run,
+     "run unlearning methods against the Original and Retrained models"),
+    ("tune", cmd_tune, _options_tune,
+     "search every method's settings with the same number of trials (Ray Tune), "
+      "scored on the validation split; run the chosen and the paper's configuration"),
+    ("audit", cmd_audit, _options_audit,
+     "per-example audit: N Retrained models and N runs per method from one Original; "
+      "F, the competition score and a LiRA-style attack"),
+    ("gli-ablations", cmd_gli_ablations, _options_gli_ablations,
+     "GLI variants batch by batch from one Original (where the published "
+      "GLI number comes from)"),
+    ("reproduce", cmd_reproduce, _options_reproduce,
+     "execute notebooks 01-07 on the benchmark, then 08, with papermill into the run folder"),
+    ("bench", cmd_bench, _options_bench,
+     "performance measurements (see docs/PERFORMANCE.md)"),
+    ("compare", cmd_compare, _options_compare,
+     "a results.csv beside the paper's numbers, as a Markdown table"),
+    ("tables", cmd_tables, _options_tables,
+     "print one of the documents' results tables from the committed results/ CSVs"),
+    ("upgrade-results", cmd_upgrade_results, _options_upgrade_results,
+     "bring stored results.csv files to the current columns and names: avg_gap "
+      "and tow from their gaps, selection paper -> on_test (nothing is rerun)"),
+    ("export-results", cmd_export, _options_export_results,
+     "copy a run's numbers and configurations (no checkpoints) elsewhere"),
+)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m gli_helpers", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name, func, options, text in COMMANDS:
+        p = sub.add_parser(name, help=text)
+        options(p)
+        p.set_defaults(func=func)
 
     args = parser.parse_args(argv)
     try:

@@ -4,6 +4,7 @@ the results tables and ``compare``."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import textwrap
@@ -122,3 +123,11 @@ def test_a_new_method_is_one_module_and_one_registry_line(tmp_path, small_mufac,
     finally:
         unregister("throwaway")
     assert "throwaway" not in METHODS
+
+
+def test_every_subcommand_is_declared_once_and_documented_in_order():
+    from gli_helpers.cli import COMMANDS
+    names = [name for name, *_ in COMMANDS]
+    assert len(names) == len(set(names))
+    documented = re.findall(r"^## `([\w-]+)`$", (REPO / "docs" / "CLI.md").read_text(), flags=re.M)
+    assert documented == names  # docs/CLI.md has a section per command, in the order --help lists them
