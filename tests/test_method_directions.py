@@ -261,9 +261,8 @@ def test_gli_objective_ablations_follow_one_term(setup, objective):
     model, data = setup
     x, y = batch(data.retain)
     xf, _ = batch(data.forget)
-    d = {}
-    gli_perturb(model, x, y, xf, perturbation_steps=2, alpha=0.02, weight=200.0, task="multiclass",
-                objective=objective, diagnostics=d)
+    from gli_helpers.unlearning.gli import sign_step_diagnostics
+    d = sign_step_diagnostics(model, x, y, xf, alpha=0.02, weight=200.0, task="multiclass", objective=objective)
     if objective == "distance":
         assert d["share_following_distance"] == 1.0 and d["distance_after"] > d["distance_before"]
     else:

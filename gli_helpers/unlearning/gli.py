@@ -59,18 +59,14 @@ def _buffers_kept(model):
 
 
 def gli_perturb(model, x, y, x_f, *, perturbation_steps: int, alpha: float, weight: float, task: str, distance_kind: str = "l2",
-                recompute_forget: bool = False, amp: bool = True, objective: str = "both",
-                diagnostics: dict | None = None) -> torch.Tensor:
+                recompute_forget: bool = False, amp: bool = True, objective: str = "both") -> torch.Tensor:
     """The perturbed retain images clamp(x + eta, 0, 1) with |eta|_inf <= perturbation_steps * alpha.
 
     The forget logits do not depend on eta, so they are computed once (``recompute_forget``
     recomputes them at every step instead: the same result, K more forward passes).
     ``objective``: "both" (d - w * L_task, GLI), "distance" (d alone) or "task" (-w * L_task alone).
-    ``diagnostics``: a dict to fill with the first sign step taken apart: the retain task loss and the logit
-    distance before and after it (in the mode the steps run in; BatchNorm statistics are not moved by the extra
-    pass this may need) and the share of moved pixels whose sign is the one the distance term alone would give
-    (1.0: the distance decides every pixel; near 0.5: the task term decides about as often).
-    The model's mode is the caller's choice; no parameter gradient is accumulated.
+    The model's mode is the caller's choice; no parameter gradient is accumulated. ``sign_step_diagnostics``
+    takes the first of these steps apart.
     """
     if objective not in OBJECTIVES:
         raise ConfigError(f"unknown GLI objective {objective!r}; valid: {', '.join(OBJECTIVES)}.")
@@ -81,30 +77,19 @@ def gli_perturb(model, x, y, x_f, *, perturbation_steps: int, alpha: float, weig
 
     z_f = None if recompute_forget else forget_logits()
     eta = torch.zeros_like(x)
-    for k in range(perturbation_steps):
+    for _ in range(perturbation_steps):
         eta.requires_grad_(True)
         z = forward(model, (x + eta).clamp(0, 1), amp)
-        zf_now = forget_logits() if recompute_forget else z_f
-        d, ce = distance(z, zf_now, distance_kind), task_loss(z, y, task)
-        goal = d if objective == "distance" else -weight * ce if objective == "task" else d - weight * ce
-        (grad,) = torch.autograd.grad(goal, eta, retain_graph=diagnostics is not None and k == 0)
-        if diagnostics is not None and k == 0:
-            (g_d,) = torch.autograd.grad(d, eta)
-            moved = grad != 0
-            follows = ((grad.sign() == g_d.sign()) & moved).sum() / moved.sum().clamp(min=1)
-            diagnostics.update(gli_weight=float(weight), task_loss_before=float(ce.detach()),
-                               distance_before=float(d.detach()), share_following_distance=float(follows))
-        elif diagnostics is not None and k == 1:
-            diagnostics.update(task_loss_after=float(ce.detach()), distance_after=float(d.detach()))
+        goal = _objective(z, forget_logits() if recompute_forget else z_f, y, weight, task, distance_kind, objective)[0]
+        (grad,) = torch.autograd.grad(goal, eta)
         eta = (eta.detach() + alpha * grad.sign())
-    x_adv = (x + eta.detach()).clamp(0, 1)
-    if diagnostics is not None and perturbation_steps == 1:
-        with torch.no_grad(), _buffers_kept(model):
-            z1 = forward(model, x_adv, amp)
-            zf_now = forget_logits() if recompute_forget else z_f
-            diagnostics.update(task_loss_after=float(task_loss(z1, y, task)),
-                               distance_after=float(distance(z1, zf_now, distance_kind)))
-    return x_adv
+    return (x + eta.detach()).clamp(0, 1)
+
+
+def _objective(z, z_f, y, weight: float, task: str, distance_kind: str, objective: str):
+    """(the sign step's objective, the distance, the task loss)."""
+    d, ce = distance(z, z_f, distance_kind), task_loss(z, y, task)
+    return (d if objective == "distance" else -weight * ce if objective == "task" else d - weight * ce), d, ce
 
 
 LABEL = "GLI"  # its name in tables and figures
@@ -115,14 +100,27 @@ SEARCH_SPACE = {"lr": ("log", 1e-4, 3e-2), "w1": ("log", 200.0, 20000.0), "pertu
 
 
 def sign_step_diagnostics(model, x, y, x_f, *, weight: float, alpha: float, task: str, distance_kind: str = "l2",
-                          amp: bool = True) -> dict:
-    """One GLI sign step from eta = 0 taken apart (``gli_perturb``'s diagnostics), in the model's current mode:
-    shows whether a step is adversarial (task loss up) or a fine-tuning aid (down)."""
-    out = {}
+                          amp: bool = True, objective: str = "both") -> dict:
+    """GLI's first sign step from eta = 0 taken apart, in the model's current mode (BatchNorm's running statistics
+    are left as they were): the task weight, the retain task loss and the logit distance to the forget outputs
+    before and after the step, and the share of moved pixels whose sign is the one the distance term alone would
+    give (1.0: the distance decides every pixel; near 0.5: the task term decides about as often). Shows whether a
+    step is adversarial (task loss up) or a fine-tuning aid (down)."""
     with _buffers_kept(model):
-        gli_perturb(model, x, y, x_f, perturbation_steps=1, alpha=alpha, weight=weight, task=task,
-                    distance_kind=distance_kind, amp=amp, diagnostics=out)
-    return out
+        with torch.no_grad():
+            z_f = pair_forget(forward(model, x_f, amp), len(x))
+        eta = torch.zeros_like(x, requires_grad=True)
+        goal, d, ce = _objective(forward(model, (x + eta).clamp(0, 1), amp), z_f, y, weight, task, distance_kind,
+                                 objective)
+        grad, g_d = torch.autograd.grad(goal, eta, retain_graph=True)[0], torch.autograd.grad(d, eta)[0]
+        moved = grad != 0
+        follows = ((grad.sign() == g_d.sign()) & moved).sum() / moved.sum().clamp(min=1)
+        with torch.no_grad():
+            z1 = forward(model, (x + alpha * grad.sign()).clamp(0, 1), amp)
+            after_d, after_ce = distance(z1, z_f, distance_kind), task_loss(z1, y, task)
+    return {"gli_weight": float(weight), "task_loss_before": float(ce.detach()), "distance_before": float(d.detach()),
+            "share_following_distance": float(follows), "task_loss_after": float(after_ce),
+            "distance_after": float(after_d)}
 
 
 # The authors' loop verbatim (Dasol-Choi/Guided_Loss_Increasing, the MUFAC GLI notebook): augmented retain and
@@ -148,7 +146,7 @@ class GLIConfig(MethodConfig):
     skip_short_forget: bool = False  # skip a retain batch whose forget batch is shorter than batch_size
     objective: str = "both"  # the sign step's objective: "both" (GLI), "distance" or "task" alone (ablations)
     push_from: str = "forget"  # what the outputs are pushed away from: PUSH_FROM (all but "forget": controls)
-    diagnostics: bool = False  # record the first sign step of each batch taken apart (gli_perturb's diagnostics)
+    diagnostics: bool = False  # record the first sign step of each batch taken apart (sign_step_diagnostics)
     QUIRK_SETS = QUIRK_SETS  # the named sets of ``quirks``: settings.resolve applies one (layer 2) and checks it
     POSITIVE = ('perturbation_steps', 'alpha')  # range rules of this class's own fields (not dataclass fields: no annotation)
     NON_NEGATIVE = ('w0', 'w1')
@@ -220,13 +218,13 @@ def unlearn(run: Run) -> None:
         # perturbation search: in eval mode so that BatchNorm statistics do not see the forget batch
         # (the authors' first batch runs it in train mode)
         model.train(first_in_train)
-        diagnostics = {} if cfg.diagnostics else None
-        x_adv = gli_perturb(model, x, y, xf, perturbation_steps=cfg.perturbation_steps, alpha=cfg.alpha,
-                            weight=weight(cfg, b, n_batches), task=data.task, distance_kind=cfg.distance,
-                            recompute_forget=cfg.recompute_forget, amp=data.amp, objective=cfg.objective,
-                            diagnostics=diagnostics)
-        if diagnostics:
-            run.note(batch=b + 1, **diagnostics)
+        w = weight(cfg, b, n_batches)
+        if cfg.diagnostics:
+            run.note(batch=b + 1, **sign_step_diagnostics(model, x, y, xf, weight=w, alpha=cfg.alpha, task=data.task,
+                                                          distance_kind=cfg.distance, amp=data.amp, objective=cfg.objective))
+        x_adv = gli_perturb(model, x, y, xf, perturbation_steps=cfg.perturbation_steps, alpha=cfg.alpha, weight=w,
+                            task=data.task, distance_kind=cfg.distance, recompute_forget=cfg.recompute_forget,
+                            amp=data.amp, objective=cfg.objective)
         if first_in_train:
             model.train()
         else:
