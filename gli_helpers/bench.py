@@ -244,6 +244,43 @@ def bench_gli(bench, arch: str = "resnet18", steps_k: int = 2, batch_size: int =
             "speedup": every / once, "peak_memory_mb": peak_memory_mb()}
 
 
+def bench_evaluation(bench, arch: str = "resnet18", steps: int = 6, repeats: int = 2, device: str = "auto") -> dict:
+    """The cost of a trajectory's evaluation point (test, forget and unseen in full, 512 retain images, the MIA)
+    beside a batch of the authors' GLI loop (K = 2, batch 64), from a freshly initialised model (the time does
+    not depend on the weights); ``suggested_eval_every``: the smallest k at which the evaluations after the
+    batches take no longer than the batches themselves (at most half of a variant's time)."""
+    import copy
+    import math
+
+    from .config import preset
+    from .experiment import Experiment
+    from .runner import Trajectory, unlearn_data
+    from .unlearning import default_config, get_method
+
+    dev = pick_device(device)
+    if dev.type == "cpu":
+        set_threads()
+    torch.manual_seed(0)
+    model = prepare_model(build_model(arch, bench.num_outputs), dev).eval()
+    exp = Experiment(bench, preset("smoke", arch=arch), dev, None)
+    traj = Trajectory(exp, "gli", 0, every=1)
+    traj(0, model)  # warm-up
+    start = time.perf_counter()
+    for r in range(repeats):
+        traj(r + 1, model)
+    evaluation = (time.perf_counter() - start) / repeats
+    cfg = default_config("gli", bench.task, quirks="authors", selection="none", max_steps=steps, skip_short_forget=False)
+    data = unlearn_data(exp, 0)
+    get_method("gli").unlearn(copy.deepcopy(model), data, default_config("gli", bench.task, quirks="authors",
+                                                                           selection="none", max_steps=1))  # warm-up
+    start = time.perf_counter()
+    _, report = get_method("gli").unlearn(copy.deepcopy(model), data, cfg)
+    batch = (time.perf_counter() - start) / report["optimizer_steps"]
+    return {"arch": arch, "resolution": bench.resolution, "device": str(dev), "evaluation_seconds": evaluation,
+            "evaluated_images": sum(len(s) for s in traj.splits.values()), "gli_batch_seconds": batch,
+            "ratio": evaluation / batch, "suggested_eval_every": math.ceil(evaluation / batch)}
+
+
 def bench_load(benchmark: str, root, resolution: int = 32, cache_dir=None) -> dict:
     """Seconds to read and decode ``benchmark`` into tensors (into an empty image cache) and to load it again from
     that cache; the cache is a new temporary folder unless ``cache_dir`` is given."""

@@ -272,6 +272,8 @@ def cmd_bench(args) -> None:
                                          amp=not args.no_amp, channels_last=not args.no_channels_last,
                                          workers=args.workers, reference=not args.no_reference,
                                          profile=args.profile))
+        elif args.what == "evaluation":
+            out.update(bench.bench_evaluation(b, args.arch, args.steps, device=args.device))
         else:
             out.update(bench.bench_gli(b, args.arch, args.k, args.batch_size, args.steps, device=args.device))
     print(json.dumps(out, indent=2))
@@ -438,10 +440,10 @@ def _options_gli_ablations(p) -> None:
     p.add_argument("--results", required=True, help="where trajectories.csv, summary.csv and the figure go")
     p.add_argument("--variants", help="comma list (default: all): " + ", ".join(VARIANTS))
     p.add_argument("--batches", type=int, default=45, help="optimizer steps per variant (default 45)")
-    p.add_argument("--eval-every", type=int, default=10,
-                   help="evaluate after every N batches and after the last (default 10: at 128 px on 2 CPU cores the "
-                        "evaluations then take under half of a variant's time; 1: after every batch, which the "
-                        "authors' selection read off the trajectory needs)")
+    p.add_argument("--eval-every", type=int, default=15,
+                   help="evaluate after every N batches and after the last (default 15: on 2 CPU cores the evaluations "
+                        "then take under half of a variant's time at 48 and 128 px, docs/PERFORMANCE.md; 1: after "
+                        "every batch, which the authors' selection read off the trajectory needs)")
     p.add_argument("--push-from", default="forget",
                    help="comma list of what GLI pushes away from, each crossed with every variant: forget (GLI), "
                         "retain (other retain images), nonmember (held-out test families: needs --validation-share), "
@@ -469,13 +471,13 @@ def _options_reproduce(p) -> None:
 
 
 def _options_bench(p) -> None:
-    p.add_argument("what", choices=("train", "gli", "unlearn", "engine", "load"))
+    p.add_argument("what", choices=("train", "gli", "unlearn", "engine", "load", "evaluation"))
     p.add_argument("--benchmark", default="synthetic-mufac")
     p.add_argument("--root", default="data/synthetic-mufac")
     p.add_argument("--resolution", type=int, default=32)
     p.add_argument("--arch", default="resnet18")
     p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--steps", type=int, default=20, help="timed steps (train) or repeats (gli)")
+    p.add_argument("--steps", type=int, default=20, help="timed steps (train, evaluation: GLI batches) or repeats (gli)")
     p.add_argument("--repeats", type=int, default=1, help="engine: runs of each configuration, in turn")
     p.add_argument("--k", type=int, default=2, help="GLI steps K")
     p.add_argument("--workers", type=int, default=0, help="DataLoader workers of the reference loop")

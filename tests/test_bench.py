@@ -87,3 +87,12 @@ def test_bench_engine_rejects_a_bad_configuration(small_mufac):
     res = subprocess.run([sys.executable, "-m", "gli_helpers", "bench", "engine", "--root", str(small_mufac),
                           "--configurations", "local:2,ray:0"], cwd=REPO, capture_output=True, text=True)
     assert res.returncode != 0 and "ENGINE:THREADS" in res.stderr and "Traceback" not in res.stderr
+
+
+def test_bench_evaluation_times_an_evaluation_point_against_a_gli_batch(mufac_bench):
+    from gli_helpers.bench import bench_evaluation
+    out = bench_evaluation(mufac_bench, steps=2, repeats=1, device="cpu")
+    assert out["evaluation_seconds"] > 0 and out["gli_batch_seconds"] > 0
+    assert out["evaluated_images"] == len(mufac_bench.test) + len(mufac_bench.forget) + len(mufac_bench.unseen) + min(
+        512, len(mufac_bench.retain))
+    assert out["suggested_eval_every"] >= 1 and out["suggested_eval_every"] >= out["ratio"]
