@@ -123,6 +123,13 @@ def save_rows(out: Path, rows: list[dict], traj_rows: list[dict]) -> None:
         write_csv_atomic(out / "trajectories.csv", _merge(out / "trajectories.csv", new, [*RESULT_KEYS, "step"]))
 
 
+def save_relearn_rows(out: Path, rows: list[dict]) -> None:
+    """Merge relearning rows (``relearn``) into relearn.csv, replacing those of the same model, atomically."""
+    from .relearn import COLUMNS
+    path = out / "relearn.csv"
+    write_csv_atomic(path, _merge(path, pd.DataFrame(rows, columns=COLUMNS), RESULT_KEYS))
+
+
 EXPORTED = ["results.csv", "trajectories.csv", "relearn.csv", "errors.csv", "tune.csv", "audit.csv", "audit_examples.csv",
             "audit.json"]
 

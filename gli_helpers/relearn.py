@@ -17,9 +17,9 @@ import pandas as pd
 
 from .errors import ConfigError
 from .metrics import evaluate
+from .records import RESULT_KEYS as KEYS
 
 READ = ("forget_acc", "mia", "test_acc", "retain_acc")  # before and after (``<key>_relearned``)
-KEYS = ["benchmark", "arch", "procedure", "method", "seed"]
 COLUMNS = [*KEYS, "relearn_steps", "relearn_lr", "relearn_momentum",
            *(c for k in READ for c in (k, f"{k}_relearned"))]
 

@@ -15,11 +15,17 @@ import torch
 
 from .errors import ConfigError
 from .experiment import REPORTED, Experiment
-from .io import merge_rows, read_csv, write_csv_atomic, write_json_atomic
+from .io import write_json_atomic
 from .metrics import evaluate, gaps_and_scores, metrics_from_logits, predict
-from .records import RESULT_COLUMNS, STEP_DIAGNOSTICS, TRAJECTORY_COLUMNS, finished_record, record_path, save_rows
-from .relearn import COLUMNS as RELEARN_COLUMNS
-from .relearn import KEYS as RELEARN_KEYS
+from .records import (
+    RESULT_COLUMNS,
+    STEP_DIAGNOSTICS,
+    TRAJECTORY_COLUMNS,
+    finished_record,
+    record_path,
+    save_relearn_rows,
+    save_rows,
+)
 from .relearn import Relearn, relearn_row, relearned
 from .unlearning import REFERENCES, UnlearnData, get_method
 from .unlearning.common import current_settings
@@ -224,7 +230,7 @@ def run_benchmark(exp: Experiment, methods: list[str], seeds: list[int], traject
         rows += refs
         splits = unlearn_data(exp_s, seed)  # on a GPU: moved to the device once per seed, shared by the methods
         if relearn is not None:
-            save_relearn_rows(out, reference_relearn_rows(exp_s, common, splits, relearn, original))
+            save_relearn_rows(out, reference_relearn_rows(exp_s, common, splits, relearn, original, refs))
         for name, cfg in configs.items():
             row, traj_rows, record, reused = run_or_reuse(exp_s, name, cfg, original, m_retr, splits, common,
                                                           trajectory_every, relearn)
@@ -237,20 +243,11 @@ def run_benchmark(exp: Experiment, methods: list[str], seeds: list[int], traject
     return pd.DataFrame(rows, columns=RESULT_COLUMNS)
 
 
-def reference_relearn_rows(exp: Experiment, common: dict, inputs: UnlearnData, spec: Relearn, original) -> list[dict]:
+def reference_relearn_rows(exp: Experiment, common: dict, inputs: UnlearnData, spec: Relearn, original,
+                           refs: list[dict]) -> list[dict]:
     """The relearning test of the Original and the Retrained model (the yardstick: what the same budget brings
-    back for a model that never saw the forget images)."""
-    rows = []
-    for role in ("original", "retrained"):
-        model, before = (original, exp.reference("original")[1]) if role == "original" else exp.reference(role)
-        rows.append(relearn_row(common, role, before, relearned(model, exp, inputs, spec)[1], spec))
-    return rows
-
-
-def save_relearn_rows(out, rows: list[dict]) -> None:
-    """Merge relearning rows into relearn.csv (replacing those of the same model), atomically."""
-    path = out / "relearn.csv"
-    new = pd.DataFrame(rows, columns=RELEARN_COLUMNS)
-    write_csv_atomic(path, merge_rows(read_csv(path), new, RELEARN_KEYS) if path.exists() else new)
+    back for a model that never saw the forget images); "before" is each one's results row (``refs``)."""
+    models = {"original": original, "retrained": exp.reference("retrained")[0]}
+    return [relearn_row(common, r["method"], r, relearned(models[r["method"]], exp, inputs, spec)[1], spec) for r in refs]
 
 
