@@ -24,7 +24,9 @@ CPU = torch.device("cpu")
 
 @pytest.fixture(scope="module")
 def setup(mufac_bench):
-    model, _ = train_model(mufac_bench, "train", preset("smoke", mufac_bench.name, epochs=4, seed=0), CPU, progress=False)
+    # lr 0.001: at the smoke preset's 0.01 this small model overshoots and, on some CPUs, ends near chance
+    cfg = preset("smoke", mufac_bench.name, epochs=4, lr=0.001, seed=0)
+    model, _ = train_model(mufac_bench, "train", cfg, CPU, progress=False)
     return model.eval(), unlearn_data(Experiment(mufac_bench, preset("smoke"), CPU, None), 0)
 
 
@@ -48,9 +50,10 @@ def test_wrong_labels_are_never_the_own_label_and_cover_every_other():
     assert len({tuple(r) for r in (wm != ym).int().tolist()}) == 7  # every non-empty set of flipped attributes
 
 
-# The small model these tests train is weak (its forget loss is near chance), so any training on retain images
-# lowers the forget loss too; a forgetting method is pinned against fine-tuning with the same batches and steps.
-SAME = dict(epochs=2, lr=0.01, selection="none", bn_eval=True)
+# The small model these tests train is weak (its forget loss is not far below chance), so any training on retain
+# images lowers the forget loss too; a forgetting method is pinned against fine-tuning with the same batches and
+# steps. The rate is the one the model was trained at: at 0.01 fine-tuning raises the retain loss as well.
+SAME = dict(epochs=2, lr=0.001, selection="none", bn_eval=True)
 
 
 @pytest.fixture(scope="module")

@@ -94,14 +94,14 @@ def test_checkpoint_roundtrip_and_refusals(tmp_path):
 
 @pytest.mark.slow
 def test_training_is_repeatable_and_learns(mufac_bench):
-    cfg = preset("smoke", epochs=4, seed=3)
+    cfg = preset("smoke", epochs=4, lr=0.001, seed=3)  # at the preset's 0.01 it overshoots on some CPUs
     a, info = train_model(mufac_bench, "train", cfg, CPU, progress=False)
     b, _ = train_model(mufac_bench, "train", cfg, CPU, progress=False)
     for (k, va), vb in zip(a.state_dict().items(), b.state_dict().values(), strict=False):
         assert torch.equal(va, vb), k
     first, last = info["history"][0], info["history"][-1]
     assert len(info["history"]) == 4
-    assert last["loss"] < first["loss"] and last["acc"] > first["acc"]  # it learns (epoch 2 alone may overshoot)
+    assert last["loss"] < first["loss"] and last["acc"] > first["acc"]  # it learns
 
 
 def test_multilabel_training_runs(mucac_bench):
