@@ -109,7 +109,7 @@ def cmd_run(args) -> None:
     methods = parse_methods(args.methods)  # names first: a wrong one is refused before torch is loaded
     seeds = _seeds(args) if args.seeds else [args.seed]
     overrides = parse_method_overrides(args.method_config)
-    from .experiment import data_config_from_args, overrides_from_args, prepare
+    from .experiment import experiment_from_args
     from .runner import check_method_configs, run_benchmark
     from .tables import format_table, summary_table
     check_method_configs(args.benchmark, methods, overrides, args.procedure)  # before any data is read
@@ -130,9 +130,7 @@ def cmd_run(args) -> None:
     else:
         if args.address:
             raise ConfigError("--address is for --engine ray.")
-        exp = prepare(args.benchmark, args.root, args.out, args.preset, args.arch, seeds[0], device=args.device,
-                      amp=not args.no_amp, progress=not args.quiet, threads=args.threads,
-                      overrides=overrides_from_args(args), data=data_config_from_args(args))
+        exp = experiment_from_args(args, seed=seeds[0])
         results = run_benchmark(exp, methods, seeds, args.trajectory_every, overrides, args.preset, log=log,
                                 procedure=args.procedure, relearn=relearn)
     print(f"{args.benchmark} / {args.arch} / preset {args.preset} / seeds {seeds}  (results: {args.out}/results.csv)")
@@ -150,7 +148,7 @@ def cmd_gli_ablations(args) -> None:
     from . import plots
     from .catalog import GLI_VARIANTS as VARIANTS
     from .catalog import PUSH_FROM
-    from .experiment import data_config_from_args, overrides_from_args, prepare
+    from .experiment import experiment_from_args
     from .gli_ablations import markdown_table, run_gli_ablations
     from .paper import authors_gli_trajectory
     variants = [v.strip() for v in args.variants.split(",") if v.strip()] if args.variants else None
@@ -163,9 +161,7 @@ def cmd_gli_ablations(args) -> None:
         raise ConfigError(f"unknown --push-from {', '.join(bad)}; valid: {', '.join(PUSH_FROM)}.")
     if "nonmember" in push_from and not args.validation_share:
         raise ConfigError("--push-from nonmember draws from held-out test families: add --validation-share (e.g. 0.2).")
-    exp = prepare(args.benchmark, args.root, args.out, args.preset, args.arch, args.seed, device=args.device,
-                  amp=not args.no_amp, progress=not args.quiet, overrides=overrides_from_args(args),
-                  data=data_config_from_args(args))
+    exp = experiment_from_args(args)
     log = stderr_log(args)
     summary, traj = run_gli_ablations(exp, args.results, variants, args.batches, retrained=not args.no_retrained,
                                       log=log, eval_every=args.eval_every, push_from=push_from)
@@ -195,13 +191,11 @@ def cmd_audit(args) -> None:
     overrides = parse_method_overrides(args.method_config)
     methods = parse_methods(args.methods)  # names first: a wrong one is refused before torch is loaded
     from .audit import check_bootstrap, run_audit
-    from .experiment import data_config_from_args, overrides_from_args, prepare
+    from .experiment import experiment_from_args
     from .runner import check_method_configs
     check_bootstrap(args.bootstrap)  # before the data is read and any unit runs
     check_method_configs(args.benchmark, methods, overrides, args.procedure)
-    exp = prepare(args.benchmark, args.root, args.out, args.preset, args.arch, 0, device=args.device,
-                  amp=not args.no_amp, progress=not args.quiet, threads=args.threads, overrides=overrides_from_args(args),
-                  data=data_config_from_args(args))
+    exp = experiment_from_args(args, seed=0)
     log = stderr_log(args)
     units = None
     if args.engine == "ray":

@@ -45,6 +45,16 @@ def prepare(benchmark: str, root, run_dir, preset_name: str = "cpu", arch: str =
     return Experiment(bench, cfg, dev, Path(run_dir), amp, progress)
 
 
+def experiment_from_args(args, seed: int | None = None) -> Experiment:
+    """The command line's experiment (every subcommand builds it here): the benchmark with its data options, the
+    preset with its overrides, the architecture, the seed (``args.seed`` unless given), device, precision and
+    threads."""
+    return prepare(args.benchmark, args.root, args.out, args.preset, args.arch, args.seed if seed is None else seed,
+                   device=args.device, amp=not args.no_amp, progress=not args.quiet,
+                   threads=getattr(args, "threads", None), overrides=overrides_from_args(args),
+                   data=data_config_from_args(args))
+
+
 def data_config_from_args(args) -> DataConfig:
     """The command line's data options (--forget-count, --validation-share, --dedup, --cache-dir, ...)."""
     return DataConfig(**{k: getattr(args, k, None) for k in ("forget_count", "test_below", "unseen_from", "forget_range",
@@ -66,9 +76,7 @@ def overrides_from_args(args) -> dict:
 
 def train_reference(args) -> dict:
     """The ``train`` command: train or reuse one reference model and return its reported metrics."""
-    overrides = overrides_from_args(args)
-    exp = prepare(args.benchmark, args.root, args.out, args.preset, args.arch, args.seed, device=args.device,
-                  amp=not args.no_amp, progress=not args.quiet, overrides=overrides, data=data_config_from_args(args))
+    exp = experiment_from_args(args)
     _, metrics = exp.reference(args.role)
     out = {"benchmark": exp.bench.name, "role": args.role, "arch": exp.cfg.arch, "preset": args.preset,
            "seed": exp.cfg.seed, "data_fingerprint": exp.bench.fingerprint(ROLES[args.role]),

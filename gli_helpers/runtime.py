@@ -118,3 +118,13 @@ def to_float(images_u8: torch.Tensor, device: torch.device, channels_last: bool 
     if device.type == "cuda" and channels_last:
         x = x.contiguous(memory_format=torch.channels_last)
     return x
+
+
+def shuffled_batches(n: int, batch_size: int, generator: torch.Generator) -> list[torch.Tensor]:
+    """One shuffled epoch of ``n`` examples as index batches, drawn from ``generator``; a last batch of one image
+    is dropped (BatchNorm cannot train on it). Training and every unlearning method batch through this."""
+    perm = torch.randperm(n, generator=generator)
+    out = [perm[i:i + batch_size] for i in range(0, n, batch_size)]
+    if len(out) > 1 and len(out[-1]) < 2:
+        out.pop()
+    return out

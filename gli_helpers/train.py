@@ -14,7 +14,7 @@ from .errors import CheckpointError, ConfigError
 from .io import atomic_path, write_json_atomic
 from .metrics import evaluate, task_loss
 from .models import build_model
-from .runtime import forward, prepare_model, to_float
+from .runtime import forward, prepare_model, shuffled_batches, to_float
 
 ROLES = {"original": "train", "retrained": "retain"}  # role -> the split it is trained on
 STATE_FORMAT = "gli-train-state-v1"  # the tag of a resume file (state.pt), as model.pt carries FORMAT
@@ -26,11 +26,7 @@ def batch_order(n: int, batch_size: int, seed: int, epoch: int) -> tuple[list[to
     """The batches of one epoch and the generator for its augmentation, both fixed by (seed, epoch), so that
     an epoch replays identically after a resume."""
     g = torch.Generator().manual_seed(seed * 100_003 + epoch)
-    perm = torch.randperm(n, generator=g)
-    batches = [perm[i:i + batch_size] for i in range(0, n, batch_size)]
-    if len(batches) > 1 and len(batches[-1]) < 2:  # BatchNorm cannot train on a single image
-        batches.pop()
-    return batches, g
+    return shuffled_batches(n, batch_size, g), g
 
 
 def train_step(model, opt, x, y, task: str, device: torch.device, amp: bool = True):

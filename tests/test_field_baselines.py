@@ -138,7 +138,7 @@ def test_l1_sparse_shrinks_the_weights_with_a_decaying_penalty(setup, finetuned)
     model, data = setup
     sparse, report = get_method("l1_sparse").unlearn(copy.deepcopy(model), data,
                                                      default_config("l1_sparse", "multiclass", alpha=1e-3, **SAME))
-    l1 = [sum(float(p.abs().sum()) for p in m.parameters()) for m in (sparse, finetuned)]
+    l1 = [sum(float(p.detach().abs().sum()) for p in m.parameters()) for m in (sparse, finetuned)]
     assert l1[0] < l1[1]  # the same batches and steps; only the penalty differs
     assert report["l1_weights"] == pytest.approx([1e-3, 5e-4])
     assert loss_on(sparse, data.retain) < loss_on(model, data.retain)

@@ -14,7 +14,7 @@ from ..data.augment import augment
 from ..data.benchmark import Split
 from ..errors import ConfigError
 from ..metrics import task_loss
-from ..runtime import forward, to_float
+from ..runtime import forward, shuffled_batches, to_float
 
 
 @dataclass
@@ -114,12 +114,8 @@ def current_settings(stored: dict | None) -> dict | None:
 
 
 def epoch_batches(n: int, batch_size: int, seed: int, epoch: int) -> list[torch.Tensor]:
-    g = torch.Generator().manual_seed(seed * 7919 + epoch)
-    perm = torch.randperm(n, generator=g)
-    out = [perm[i:i + batch_size] for i in range(0, n, batch_size)]
-    if len(out) > 1 and len(out[-1]) < 2:  # BatchNorm cannot train on one image
-        out.pop()
-    return out
+    """A method's batches of one epoch, fixed by (seed, epoch) (a stream of its own, apart from training's)."""
+    return shuffled_batches(n, batch_size, torch.Generator().manual_seed(seed * 7919 + epoch))
 
 
 def fetch(split: Split, idx: torch.Tensor, device) -> tuple[torch.Tensor, torch.Tensor]:
