@@ -153,11 +153,14 @@ def _grouped(results: dict, names: list[str], n_models: int) -> dict[str, list[d
     return units
 
 
-def collect(exp, methods: list[str], n_models: int, log=print, procedure: str = "honest",
-            overrides: dict | None = None) -> dict[str, list[dict]]:
-    """Every unit of the audit (trained, run or reused) in this process: {name: [unit per seed]}, names
-    'retrained', 'original' and the methods' unit names (``unit_name``)."""
-    plan, configs = _plan(exp, methods, n_models, procedure, overrides)
+def collect(spec, n_models: int, log=print, experiment=None) -> dict[str, list[dict]]:
+    """Every unit of the audit of ``spec`` (a ``spec.RunSpec``: its methods, procedure and method settings; seeds
+    0..``n_models``-1) trained, run or reused in this process: {name: [unit per seed]}, names 'retrained', 'original'
+    and the methods' unit names (``unit_name``). ``experiment``: the spec's, when the caller has it loaded."""
+    if experiment is not None:
+        spec.check_experiment(experiment)
+    exp = with_seed(experiment, 0) if experiment is not None else spec.experiment(0)
+    plan, configs = _plan(exp, list(spec.methods), n_models, spec.procedure, spec.method_config)
     Path(exp.run_dir).mkdir(parents=True, exist_ok=True)
     check_run_folder(exp)
     results = {}
@@ -175,18 +178,20 @@ def _unit_task(spec, name: str, seed: int, cfg, device: str, *after):
         return {"error": str(exc)}
 
 
-def collect_ray(spec, methods: list[str], n_models: int, address: str | None = None, log=print,
-                retries: int = 2, procedure: str = "honest", overrides: dict | None = None) -> dict[str, list[dict]]:
-    """``collect`` with one Ray task per unit (engine.GridSpec); the methods' units wait for the Original's, so it is
-    trained once. A failing unit is reported after every other unit has finished and been saved."""
-    from .engine import ray_session
+def collect_ray(spec, n_models: int, log=print, retries: int = 2) -> dict[str, list[dict]]:
+    """``collect`` with one Ray task per unit, on the cluster at ``spec.address`` (default: a local one); the
+    methods' units wait for the Original's, so it is trained once. A failing unit is reported after every other
+    unit has finished and been saved."""
+    from .engine import check_address, ray_session
+    check_address(spec.address)
     exp = spec.experiment(0, "cpu")
-    plan, configs = _plan(exp, methods, n_models, procedure, overrides)
+    plan, configs = _plan(exp, list(spec.methods), n_models, spec.procedure, spec.method_config)
     Path(exp.run_dir).mkdir(parents=True, exist_ok=True)
     check_run_folder(exp)
-    with ray_session(address, None) as ray:
+    with ray_session(spec.address, None) as ray:
         gpu = ray.cluster_resources().get("GPU", 0) > 0
-        task = ray.remote(_unit_task).options(num_cpus=spec.threads, num_gpus=1 if gpu else 0, max_retries=retries)
+        task = ray.remote(_unit_task).options(num_cpus=spec.threads or 1, num_gpus=1 if gpu else 0,
+                                              max_retries=retries)
         device = "cuda" if gpu else "cpu"
         original = task.remote(spec, "original", 0, None, device)
         refs = {("original", 0): original}
@@ -272,18 +277,20 @@ def check_bootstrap(samples: int) -> None:
         raise ConfigError(f"--bootstrap is a number of resamples (0 for none), got {samples}.")
 
 
-def run_audit(exp, methods: list[str], n_models: int, log=print, units: dict | None = None,
-              bootstrap: int = 0, procedure: str = "honest", overrides: dict | None = None) -> pd.DataFrame:
-    """Collect every unit (unless ``units`` are given: ``collect_ray``'s), then write audit.csv and
-    audit_examples.csv to the run folder; returns the audit rows. ``bootstrap`` > 0 adds 95% intervals over
-    forget examples (f_lo, f_hi, attack_acc_lo, attack_acc_hi) from that many resamples. ``procedure`` and
-    ``overrides`` as for ``collect``; a method's rows are named by ``unit_name``."""
+def run_audit(spec, n_models: int, log=print, bootstrap: int = 0, experiment=None) -> pd.DataFrame:
+    """Collect every unit of ``spec``'s audit on the engine it names (``collect`` or ``collect_ray``), then write
+    audit.csv and audit_examples.csv to the run folder; returns the audit rows. ``bootstrap`` > 0 adds 95%
+    intervals over forget examples (f_lo, f_hi, attack_acc_lo, attack_acc_hi) from that many resamples. A
+    method's rows are named by ``unit_name`` (its procedure)."""
     check_bootstrap(bootstrap)
-    units = units if units is not None else collect(exp, methods, n_models, log, procedure, overrides)
-    table, examples = summarize(units, exp.bench.name, exp.cfg.arch)
+    if spec.engine == "ray":
+        units = collect_ray(spec, n_models, log)
+    else:
+        units = collect(spec, n_models, log, experiment)
+    table, examples = summarize(units, spec.benchmark, spec.arch)
     if bootstrap:
         table = with_intervals(units, table, examples, bootstrap)
-    out = Path(exp.run_dir)
+    out = Path(spec.run_dir)
     write_csv_atomic(out / "audit.csv", _merged(out / "audit.csv", table))
     write_csv_atomic(out / "audit_examples.csv", _merged(out / "audit_examples.csv", examples))
     return table

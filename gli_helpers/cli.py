@@ -1,5 +1,6 @@
-"""Command line: ``python -m gli_helpers COMMAND``, with the commands data-summary, make-synthetic, download,
-train, run, tune, audit, gli-ablations, reproduce, bench, compare, tables and export-results."""
+"""Command line: ``python -m gli_helpers COMMAND``; the commands are declared once, in ``COMMANDS`` (``--help`` lists
+them, docs/CLI.md documents each). A grid, an audit or a search is built once into a ``spec.RunSpec``
+(``spec_from_args``) and handed to the engine it names."""
 
 from __future__ import annotations
 
@@ -8,6 +9,9 @@ import json
 import sys
 
 from .errors import ConfigError, GLIError
+
+DESCRIPTION = ("GLI and the unlearning baselines on face benchmarks (MUFAC, MUCAC and their synthetic stand-ins): train, "
+               "run, audit, tune and report. Every command and option: docs/CLI.md.")
 
 
 def add_data_options(p: argparse.ArgumentParser) -> None:
@@ -30,12 +34,22 @@ def stderr_log(args):
     return (lambda *a: None) if args.quiet else (lambda msg: print(msg, file=sys.stderr))
 
 
-def spec_from_args(args):
-    """The Ray engine's GridSpec from the data, recipe and engine options (one thread per task by default)."""
-    from .engine import GridSpec
-    from .experiment import data_config_from_args, overrides_from_args
-    return GridSpec(args.benchmark, str(args.root), str(args.out), args.preset, args.arch, overrides_from_args(args),
-                    data_config_from_args(args), args.device, not args.no_amp, args.threads or 1)
+def spec_from_args(args, **fields):
+    """The run specification (``spec.RunSpec``) of a command line: data, recipe, methods, seeds, procedure, method
+    settings, trajectories, engine, address and threads, each from its option where the command has it;
+    ``fields`` set what a command fixes itself. Method names are checked before torch is loaded."""
+    from .spec import RunSpec, data_config_from_args, overrides_from_args
+    from .unlearning import parse_method_overrides, parse_methods
+    given = {"methods": tuple(parse_methods(args.methods)) if getattr(args, "methods", None) else (),
+             "seeds": tuple(_seeds(args)) if getattr(args, "seeds", None) else (getattr(args, "seed", 0),),
+             "method_config": parse_method_overrides(getattr(args, "method_config", None))}
+    for key in ("procedure", "trajectory_every", "engine", "address", "threads"):
+        if getattr(args, key, None) is not None:
+            given[key] = getattr(args, key)
+    given.update(fields)
+    return RunSpec(args.benchmark, str(args.root), str(args.out), args.preset, args.arch,
+                   overrides=overrides_from_args(args), data=data_config_from_args(args), device=args.device,
+                   amp=not args.no_amp, progress=not args.quiet, **given)
 
 
 def add_engine_options(p: argparse.ArgumentParser) -> None:
@@ -47,7 +61,7 @@ def add_engine_options(p: argparse.ArgumentParser) -> None:
 
 def load_from_args(args, resolution: int):
     from .data import load_benchmark
-    from .experiment import data_config_from_args
+    from .spec import data_config_from_args
     return load_benchmark(args.benchmark, args.root, resolution, data_config_from_args(args),
                           progress=not getattr(args, "quiet", False))
 
@@ -105,41 +119,26 @@ def cmd_train(args) -> None:
 
 
 def cmd_run(args) -> None:
-    from .unlearning import REFERENCES, parse_method_overrides, parse_methods
-    methods = parse_methods(args.methods)  # names first: a wrong one is refused before torch is loaded
-    seeds = _seeds(args) if args.seeds else [args.seed]
-    overrides = parse_method_overrides(args.method_config)
-    from .experiment import experiment_from_args
-    from .runner import check_method_configs, run_benchmark
-    from .tables import format_table, summary_table
-    check_method_configs(args.benchmark, methods, overrides, args.procedure)  # before any data is read
-    log = stderr_log(args)
+    from .unlearning import REFERENCES
     relearn = None
     if args.relearn_steps:
-        if args.engine == "ray":
-            raise ConfigError("--relearn-steps runs with the local engine; drop --engine ray (or run the relearning "
-                              "test separately with the local engine: finished methods are rerun for it).")
         from .relearn import Relearn
         relearn = Relearn(args.relearn_steps, lr=args.relearn_lr)
-    if args.engine == "ray":
-        from .engine import check_address, run_grid_ray
-        check_address(args.address)
-        spec = spec_from_args(args)
-        results = run_grid_ray(spec, methods, seeds, args.trajectory_every, overrides, args.procedure, args.preset,
-                               address=args.address, log=log)
-    else:
-        if args.address:
-            raise ConfigError("--address is for --engine ray.")
-        exp = experiment_from_args(args, seed=seeds[0])
-        results = run_benchmark(exp, methods, seeds, args.trajectory_every, overrides, args.preset, log=log,
-                                procedure=args.procedure, relearn=relearn)
-    print(f"{args.benchmark} / {args.arch} / preset {args.preset} / seeds {seeds}  (results: {args.out}/results.csv)")
+    spec = spec_from_args(args, relearn=relearn)  # names and combinations refused before torch is loaded
+    from .engine import run_grid
+    from .runner import check_method_configs
+    from .tables import format_table, summary_table
+    check_method_configs(spec.benchmark, list(spec.methods), spec.method_config, spec.procedure)  # before any data
+    results = run_grid(spec, stderr_log(args))
+    print(f"{args.benchmark} / {args.arch} / preset {args.preset} / seeds {list(spec.seeds)}  "
+          f"(results: {args.out}/results.csv)")
     print(format_table(summary_table(results)))
     if relearn is not None:
         from .io import read_csv
         from .relearn import relearn_markdown
         frame = read_csv(f"{args.out}/relearn.csv")
-        keep = frame.procedure.eq(args.procedure) & frame.seed.isin(seeds) & frame.method.isin([*methods, *REFERENCES])
+        keep = (frame.procedure.eq(spec.procedure) & frame.seed.isin(spec.seeds)
+                & frame.method.isin([*spec.methods, *REFERENCES]))
         print(f"\nrelearning ({relearn.steps} steps on the retain set; {args.out}/relearn.csv):")
         print(relearn_markdown(frame[keep]))
 
@@ -174,12 +173,9 @@ def cmd_gli_ablations(args) -> None:
 
 
 def cmd_tune(args) -> None:
-    from .unlearning import parse_methods
-    methods = parse_methods(args.methods)  # names first: a wrong one is refused before torch is loaded
+    spec = spec_from_args(args, engine="ray")  # names first: a wrong one is refused before torch is loaded
     from .tuning import run_tune
-    spec = spec_from_args(args)
-    log = stderr_log(args)
-    table = run_tune(spec, methods, args.trials, args.address, log=log, preset_name=args.preset)
+    table = run_tune(spec, args.trials, log=stderr_log(args))
     chosen = table[table.chosen][["method", "validation_score", "config"]]
     paper = table[table.paper_config].groupby("method").validation_score.first().rename("paper_validation_score")
     print(chosen.join(paper, on="method").to_string(index=False))
@@ -187,33 +183,17 @@ def cmd_tune(args) -> None:
 
 
 def cmd_audit(args) -> None:
-    from .unlearning import parse_method_overrides, parse_methods
-    overrides = parse_method_overrides(args.method_config)
-    methods = parse_methods(args.methods)  # names first: a wrong one is refused before torch is loaded
+    spec = spec_from_args(args, seeds=(0,))  # names first: a wrong one is refused before torch is loaded
     from .audit import check_bootstrap, run_audit
-    from .experiment import experiment_from_args
     from .runner import check_method_configs
     check_bootstrap(args.bootstrap)  # before the data is read and any unit runs
-    check_method_configs(args.benchmark, methods, overrides, args.procedure)
-    exp = experiment_from_args(args, seed=0)
-    log = stderr_log(args)
-    units = None
-    if args.engine == "ray":
-        from .audit import collect_ray
-        from .engine import check_address
-        check_address(args.address)
-        spec = spec_from_args(args)
-        units = collect_ray(spec, methods, args.models, args.address, log=log, procedure=args.procedure,
-                            overrides=overrides)
-    elif args.address:
-        raise ConfigError("--address is for --engine ray.")
-    table = run_audit(exp, methods, args.models, log=log, units=units, bootstrap=args.bootstrap,
-                      procedure=args.procedure, overrides=overrides)
+    check_method_configs(spec.benchmark, list(spec.methods), spec.method_config, spec.procedure)
+    table = run_audit(spec, args.models, log=stderr_log(args), bootstrap=args.bootstrap)
     cols = ["method", "n_models", "f", "f_half", "final_score_competition", "attack_acc", "attack_auc", "forgetting_score"]
     if args.bootstrap:
         cols[3:3] = ["f_lo", "f_hi"]
     print(table[cols].to_string(index=False, float_format=lambda v: f"{v:.4f}"))
-    print(f"written: {exp.run_dir}/audit.csv, {exp.run_dir}/audit_examples.csv")
+    print(f"written: {args.out}/audit.csv, {args.out}/audit_examples.csv")
 
 
 def reproduce_run_dir(args) -> str:
@@ -560,7 +540,7 @@ COMMANDS = (
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m gli_helpers", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m gli_helpers", description=DESCRIPTION)
     sub = parser.add_subparsers(dest="command", required=True)
     for name, func, options, text in COMMANDS:
         p = sub.add_parser(name, help=text)

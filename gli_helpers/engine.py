@@ -3,7 +3,7 @@ task per unit of work, on this machine or a cluster; docs/CLUSTER.md).
 
 Units: a reference model (role, seed) and a method run (method, seed, procedure). A method's task depends on the
 two reference tasks of its seed, so each reference model is trained once and shared, never trained twice at
-once. Each task rebuilds its experiment from a ``GridSpec`` (the benchmark is read from its decode cache on the
+once. Each task rebuilds its experiment from the run's ``spec.RunSpec`` (the benchmark is read from its decode cache on the
 worker), declares its resources (``threads`` CPU threads; one GPU when the cluster has GPUs), and writes only its
 own files: the reference model's folder, or the method's record in configs/. The driver alone merges the rows
 into results.csv and trajectories.csv, as they arrive. A task whose worker dies is retried (``retries``) and
@@ -15,47 +15,23 @@ from __future__ import annotations
 import socket
 import traceback
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import pandas as pd
 
 from .errors import ConfigError, GLIError
 from .io import read_csv, write_csv_atomic
+from .spec import RunSpec
 
 ERROR_COLUMNS = ["unit", "benchmark", "arch", "procedure", "method", "seed", "error"]
 
 
-@dataclass(frozen=True)
-class GridSpec:
-    """Everything a worker needs to rebuild one seed's experiment (``experiment.prepare``'s arguments)."""
-
-    benchmark: str
-    root: str
-    run_dir: str
-    preset: str
-    arch: str = "resnet18"
-    overrides: dict = field(default_factory=dict)
-    data: object = None  # a DataConfig
-    device: str = "auto"
-    amp: bool = True
-    threads: int = 1
-
-    def __post_init__(self):
-        # A worker may run in another directory (Ray Tune starts each trial in its own folder; a cluster node
-        # in wherever `ray start` ran): relative paths would find no data and no reference model there.
-        object.__setattr__(self, "root", str(Path(self.root).resolve()))
-        object.__setattr__(self, "run_dir", str(Path(self.run_dir).resolve()))
-        if self.data is not None and self.data.cache_dir is not None:
-            object.__setattr__(self, "data", replace(self.data, cache_dir=str(Path(self.data.cache_dir).resolve())))
-
-    def experiment(self, seed: int, device: str | None = None, worker: bool = False):
-        """The experiment of ``seed``; in a task (``worker``) torch gets the spec's ``threads``, in the calling
-        process its own setting is left alone."""
-        from .experiment import prepare
-        return prepare(self.benchmark, self.root, self.run_dir, self.preset, self.arch, seed, device=device or self.device,
-                       amp=self.amp, progress=False, threads=self.threads if worker else None,
-                       overrides=self.overrides or None, data=self.data)
+def run_grid(spec: RunSpec, log=print) -> pd.DataFrame:
+    """The spec's grid on the engine it names (``spec.engine``): ``runner.run_benchmark`` or ``run_grid_ray``."""
+    if spec.engine == "ray":
+        return run_grid_ray(spec, log)
+    from .runner import run_benchmark
+    return run_benchmark(spec, log)
 
 
 def check_address(address: str | None, timeout: float = 5.0) -> None:
@@ -101,7 +77,7 @@ def running_file(run_dir, role: str, seed: int) -> Path:
     return Path(run_dir) / "running" / f"{role}-seed{seed}.json"
 
 
-def _reference_task(spec: GridSpec, role: str, seed: int, device: str | None):
+def _reference_task(spec: RunSpec, role: str, seed: int, device: str | None):
     import os
 
     from .io import write_json_atomic
@@ -116,8 +92,7 @@ def _reference_task(spec: GridSpec, role: str, seed: int, device: str | None):
         marker.unlink(missing_ok=True)  # a killed task leaves it; its retry writes it again
 
 
-def _method_task(spec: GridSpec, name: str, cfg, seed: int, procedure: str, preset: str, trajectory_every: int,
-                 device: str | None, original_ref: dict, retrained_ref: dict):
+def _method_task(spec: RunSpec, name: str, cfg, seed: int, device: str | None, original_ref: dict, retrained_ref: dict):
     from .runner import common_fields, run_or_reuse, unlearn_data
     if "error" in original_ref or "error" in retrained_ref:
         return {"error": "a reference model of this seed failed: "
@@ -125,29 +100,33 @@ def _method_task(spec: GridSpec, name: str, cfg, seed: int, procedure: str, pres
     try:
         exp = spec.experiment(seed, device, worker=True)
         original, _ = exp.reference("original")  # trained by its own task: reused here
-        common = common_fields(exp, seed, procedure, preset)
         row, traj_rows, record, reused = run_or_reuse(exp, name, cfg, original, retrained_ref["metrics"],
-                                                      unlearn_data(exp, seed), common, trajectory_every)
+                                                      unlearn_data(exp, seed), common_fields(exp, spec),
+                                                      spec.trajectory_every)
         return {"row": row, "traj_rows": traj_rows, "record": record, "reused": reused}
     except Exception as exc:
         return {"error": f"{type(exc).__name__}: {exc}", "trace": traceback.format_exc()}
 
 
-def run_grid_ray(spec: GridSpec, methods: list[str], seeds: list[int], trajectory_every: int = 5,
-                 method_overrides: dict | None = None, procedure: str = "default", preset_name: str = "",
-                 address: str | None = None, num_cpus: int | None = None, retries: int = 2, log=print) -> pd.DataFrame:
-    """The grid of ``runner.run_benchmark`` as Ray tasks; the same rows, files and resumption. Returns this call's
-    result rows; failed units are in errors.csv (and make the call raise GLIError after the rest has finished)."""
+def run_grid_ray(spec: RunSpec, log=print, num_cpus: int | None = None, retries: int = 2) -> pd.DataFrame:
+    """The grid of ``runner.run_benchmark`` as Ray tasks, on the cluster at ``spec.address`` (default: a local one
+    of ``num_cpus``); the same rows, files and resumption. Returns this call's result rows; failed units are in
+    errors.csv (and make the call raise GLIError after the rest has finished)."""
     from .records import RESULT_COLUMNS, save_rows
     from .runner import common_fields, log_line, method_configs, rows_of_references, with_seed
+    if spec.engine != "ray":
+        raise ConfigError(f"run_grid_ray runs a spec of the Ray engine; this one names {spec.engine!r} "
+                          "(spec.replace(engine='ray'), or engine.run_grid for the engine it names).")
+    procedure, seeds = spec.procedure, spec.seeds
+    check_address(spec.address)
     exp0 = spec.experiment(seeds[0], "cpu")  # checks the data and the recipe here, before any task starts
-    configs = method_configs(exp0, methods, method_overrides or {}, procedure)
+    configs = method_configs(exp0, list(spec.methods), spec.method_config, procedure)
     out = Path(spec.run_dir)
     out.mkdir(parents=True, exist_ok=True)
-    with ray_session(address, num_cpus) as ray:
+    with ray_session(spec.address, num_cpus) as ray:
         gpu = ray.cluster_resources().get("GPU", 0) > 0
         device = "cuda" if gpu else "cpu"
-        opts = dict(num_cpus=spec.threads, num_gpus=1 if gpu else 0, max_retries=retries)
+        opts = dict(num_cpus=spec.threads or 1, num_gpus=1 if gpu else 0, max_retries=retries)
         reference = ray.remote(_reference_task).options(**opts)
         method = ray.remote(_method_task).options(**opts)
         pending, refs_of = {}, {}
@@ -158,7 +137,7 @@ def run_grid_ray(spec: GridSpec, methods: list[str], seeds: list[int], trajector
             pending[o] = ("reference", "original", seed)
             pending[r] = ("reference", "retrained", seed)
             for name, cfg in configs.items():
-                pending[method.remote(spec, name, cfg, seed, procedure, preset_name, trajectory_every, device, o, r)] = \
+                pending[method.remote(spec, name, cfg, seed, device, o, r)] = \
                     ("method", name, seed)
         rows, errors, ref_metrics = [], [], {}
         while pending:
@@ -174,8 +153,7 @@ def run_grid_ray(spec: GridSpec, methods: list[str], seeds: list[int], trajector
                 ref_metrics[(name, seed)] = result["metrics"]
                 if ("original", seed) in ref_metrics and ("retrained", seed) in ref_metrics:
                     exp_s = with_seed(exp0, seed)
-                    common = common_fields(exp_s, seed, procedure, preset_name)
-                    ref_rows = rows_of_references(exp_s, common, ref_metrics[("original", seed)],
+                    ref_rows = rows_of_references(exp_s, common_fields(exp_s, spec), ref_metrics[("original", seed)],
                                                   ref_metrics[("retrained", seed)])
                     save_rows(out, ref_rows, [])
                     rows += ref_rows

@@ -7,12 +7,12 @@ from pathlib import Path
 
 import torch
 
-from .config import TrainConfig, parse_setting, preset
+from .config import TrainConfig, preset
 from .data import Benchmark, DataConfig, load_benchmark
-from .errors import ConfigError
 from .io import read_json
 from .metrics import gaps_to_reference
 from .runtime import pick_device, set_threads
+from .spec import data_config_from_args, overrides_from_args
 from .train import ROLES, model_folder, train_or_load
 
 REPORTED = ("test_acc", "top2_acc", "mia", "forgetting_score", "final_score", "retain_acc", "forget_acc")
@@ -53,25 +53,6 @@ def experiment_from_args(args, seed: int | None = None) -> Experiment:
                    device=args.device, amp=not args.no_amp, progress=not args.quiet,
                    threads=getattr(args, "threads", None), overrides=overrides_from_args(args),
                    data=data_config_from_args(args))
-
-
-def data_config_from_args(args) -> DataConfig:
-    """The command line's data options (--forget-count, --validation-share, --dedup, --cache-dir, ...)."""
-    return DataConfig(**{k: getattr(args, k, None) for k in ("forget_count", "test_below", "unseen_from", "forget_range",
-                                                             "cache_dir")},
-                      validation_share=getattr(args, "validation_share", 0.0) or 0.0, dedup=bool(getattr(args, "dedup", False)))
-
-
-def overrides_from_args(args) -> dict:
-    """The recipe overrides of the command line: --epochs, --resolution, --batch-size, --lr and any --set KEY=VALUE."""
-    overrides = {"epochs": args.epochs, "resolution": args.resolution, "batch_size": args.batch_size, "lr": args.lr}
-    for text in getattr(args, "set", None) or []:
-        key, value = parse_setting(text)
-        overrides[key] = value
-    for key in ("arch", "seed"):
-        if key in overrides:
-            raise ConfigError(f"use --{key} instead of --set {key}=...")
-    return overrides
 
 
 def train_reference(args) -> dict:

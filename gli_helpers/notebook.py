@@ -6,7 +6,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from .data import DataConfig
 from .experiment import Experiment, prepare
+from .spec import RunSpec
 
 
 def project_root() -> Path:
@@ -63,6 +65,16 @@ class Workspace:
         return setup(benchmark or self.benchmark, data_root or self.data_root, self.preset, arch, seed,
                      run_dir or self.run_dir, device=self.device, validation_share=self.validation_share,
                      cache_dir=self.cache_dir, progress=self.progress, **overrides)
+
+    def spec(self, arch: str, **fields) -> RunSpec:
+        """The run specification of this workspace for ``arch``: its benchmark, data, preset, run folder and device,
+        with the grid's fields (``methods``, ``seeds``, ``procedure``, ``method_config``, ``trajectory_every``, ...)
+        by keyword; hand it to ``runner.run_benchmark`` or ``audit.run_audit`` (with ``experiment=`` the
+        workspace's experiment of the same arch, already loaded)."""
+        data = DataConfig(validation_share=self.validation_share or 0.0,
+                          cache_dir=None if self.cache_dir is None else str(resolve(self.cache_dir)))
+        return RunSpec(self.benchmark, str(resolve(self.data_root)), str(self.run_dir), self.preset, arch, data=data,
+                       device=self.device, progress=self.progress, **fields)
 
     def figure(self, name: str, arch: str, benchmark: str | None = None) -> Path:
         """Where a figure of this benchmark and architecture goes: ``<fig_dir>/<benchmark>_<arch>_<name>.png``."""

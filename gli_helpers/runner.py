@@ -27,6 +27,7 @@ from .records import (
     save_rows,
 )
 from .relearn import Relearn, relearn_row, relearned
+from .spec import RunSpec
 from .unlearning import REFERENCES, UnlearnData, get_method
 from .unlearning.common import current_settings
 from .unlearning.settings import check_procedure, resolve
@@ -146,10 +147,10 @@ def rows_of_references(exp: Experiment, common: dict, m_orig: dict, m_retr: dict
             for name, m in (("original", m_orig), ("retrained", m_retr))]
 
 
-def common_fields(exp: Experiment, seed: int, procedure: str, preset_name: str) -> dict:
-    """The columns every result row of one seed shares."""
-    return {"benchmark": exp.bench.name, "task": exp.bench.task, "arch": exp.cfg.arch, "seed": seed,
-            "procedure": procedure, "preset": preset_name, "data_fingerprint": exp.bench.fingerprint("train")}
+def common_fields(exp: Experiment, spec: RunSpec) -> dict:
+    """The columns every result row of one seed (``exp``'s) shares."""
+    return {"benchmark": exp.bench.name, "task": exp.bench.task, "arch": exp.cfg.arch, "seed": exp.cfg.seed,
+            "procedure": spec.procedure, "preset": spec.preset, "data_fingerprint": exp.bench.fingerprint("train")}
 
 
 def run_or_reuse(exp: Experiment, name: str, cfg, original, m_retr: dict, inputs: UnlearnData, common: dict,
@@ -207,37 +208,40 @@ def with_seed(exp: Experiment, seed: int) -> Experiment:
     return dataclasses.replace(exp, cfg=dataclasses.replace(exp.cfg, seed=seed))
 
 
-def run_benchmark(exp: Experiment, methods: list[str], seeds: list[int], trajectory_every: int = 5,
-                  method_overrides: dict | None = None, preset_name: str = "", log=print,
-                  procedure: str = "default", relearn: Relearn | None = None) -> pd.DataFrame:
-    """For each seed: train (or reuse) the references, then run every method, each from the same Original.
+def run_benchmark(spec: RunSpec, log=print, experiment: Experiment | None = None) -> pd.DataFrame:
+    """The local engine: for each of the spec's seeds, train (or reuse) the references, then run every method of
+    the spec, each from the same Original, under its procedure and method settings.
 
-    ``method_overrides`` maps a method name to configuration overrides (e.g. {"gli": {"perturbation_steps": 3}});
-    ``procedure`` (``unlearning.settings.PROCEDURES``) applies the same settings to every method. Each finished
-    method is written at once to results.csv, trajectories.csv and configs/, and a later call with the same
-    configuration and data reuses it instead of running it again, so an interrupted run resumes where it stopped.
-    ``relearn``: also the relearning test (``relearn``) of every method and of both reference models, written to
-    relearn.csv. Returns this call's result rows (results.csv keeps the rows of other methods, seeds and procedures)."""
-    configs = method_configs(exp, methods, method_overrides or {}, procedure)
+    Each finished method is written at once to results.csv, trajectories.csv and configs/, and a later call with
+    the same configuration and data reuses it instead of running it again, so an interrupted run resumes where it
+    stopped. With ``spec.relearn`` also the relearning test (``relearn``) of every method and of both reference
+    models, written to relearn.csv. ``experiment``: the spec's experiment when the caller has already loaded it
+    (a notebook's; checked against the spec). Returns this call's result rows (results.csv keeps the rows of
+    other methods, seeds and procedures)."""
+    if experiment is not None:
+        spec.check_experiment(experiment)
+    exp = experiment or spec.experiment()
+    configs = method_configs(exp, list(spec.methods), spec.method_config, spec.procedure)
     out = exp.run_dir
     out.mkdir(parents=True, exist_ok=True)
     rows = []
-    for seed in seeds:
+    for seed in spec.seeds:
         exp_s = with_seed(exp, seed)
-        common = common_fields(exp_s, seed, procedure, preset_name)
+        common = common_fields(exp_s, spec)
         original, m_retr, refs = reference_rows(exp_s, common)
         save_rows(out, refs, [])
         rows += refs
         splits = unlearn_data(exp_s, seed)  # on a GPU: moved to the device once per seed, shared by the methods
-        if relearn is not None:
-            save_relearn_rows(out, reference_relearn_rows(exp_s, common, splits, relearn, original, refs))
+        if spec.relearn is not None:
+            save_relearn_rows(out, reference_relearn_rows(exp_s, common, splits, spec.relearn, original, refs))
         for name, cfg in configs.items():
             row, traj_rows, record, reused = run_or_reuse(exp_s, name, cfg, original, m_retr, splits, common,
-                                                          trajectory_every, relearn)
+                                                          spec.trajectory_every, spec.relearn)
             if not reused:
                 save_rows(out, [row], traj_rows)
-            if relearn is not None:
-                save_relearn_rows(out, [relearn_row(common, name, record["metrics"], record["relearn"]["metrics"], relearn)])
+            if spec.relearn is not None:
+                save_relearn_rows(out, [relearn_row(common, name, record["metrics"], record["relearn"]["metrics"],
+                                                    spec.relearn)])
             rows.append(row)
             log(log_line(seed, name, record, reused))
     return pd.DataFrame(rows, columns=RESULT_COLUMNS)

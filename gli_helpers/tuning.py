@@ -73,14 +73,22 @@ def _trial(config: dict, spec, name: str, base: dict, device: str):
     return {"validation_score": Selector("validation", data).score(model)}
 
 
-def run_tune(spec, methods: list[str], trials: int, address: str | None = None, log=print, preset_name: str = ""):
-    """Search each method (``trials`` trials, the paper's first), write tune.csv, then run the paper's and the
-    chosen configuration on the test protocol (results.csv rows ``honest`` and ``tuned``). Returns tune.csv's rows."""
+def run_tune(spec, trials: int, log=print):
+    """Search each of ``spec``'s methods (``trials`` trials, the paper's first) with Ray Tune on the cluster at
+    ``spec.address`` (default: a local one), write tune.csv, then run the paper's and the chosen configuration on
+    the test protocol (results.csv rows ``honest`` and ``tuned``), seed 0. Returns tune.csv's rows."""
     from .engine import check_address, ray_session
     from .records import save_rows
     from .runner import common_fields, log_line, rows_of_references, run_or_reuse, unlearn_data
     from .unlearning import REFERENCES, default_config, get_method
     from .unlearning.settings import PROCEDURES
+    methods = list(spec.methods)
+    if spec.engine != "ray":
+        raise ConfigError(f"tune runs its trials on Ray; give a spec with engine='ray' (this one names {spec.engine!r}).")
+    if spec.method_config or spec.procedure not in ("default", "honest"):
+        raise ConfigError("tune searches from the honest procedure at each method's paper settings; a run's own "
+                          f"procedure ({spec.procedure!r}) or method settings ({spec.method_config or 'none'}) have no "
+                          "place in it: drop them.")
     if trials < 1:
         raise ConfigError(f"--trials must be at least 1 (the paper's configuration is the first trial), got {trials}.")
     bad = [m for m in methods if m in REFERENCES]
@@ -89,7 +97,7 @@ def run_tune(spec, methods: list[str], trials: int, address: str | None = None, 
     for m in methods:
         method = get_method(m)
         check_space(m, method.search_space, method.config_class)
-    check_address(address)
+    check_address(spec.address)
     exp = spec.experiment(0, "cpu")
     b = exp.bench
     if "validation" not in b.splits:
@@ -102,8 +110,9 @@ def run_tune(spec, methods: list[str], trials: int, address: str | None = None, 
     original, m_orig = exp.reference("original")  # trained once here, read by every trial
     _, m_retr = exp.reference("retrained")
     for procedure in ("honest", "tuned"):  # the reference rows beside both procedures' method rows
-        save_rows(out, rows_of_references(exp, common_fields(exp, 0, procedure, preset_name), m_orig, m_retr), [])
-    with ray_session(address, None) as ray:
+        save_rows(out, rows_of_references(exp, {**common_fields(exp, spec), "procedure": procedure}, m_orig, m_retr),
+                  [])
+    with ray_session(spec.address, None) as ray:
         from ray import tune
         from ray.tune.search.optuna import OptunaSearch
         gpu = ray.cluster_resources().get("GPU", 0) > 0
@@ -118,7 +127,7 @@ def run_tune(spec, methods: list[str], trials: int, address: str | None = None, 
                 log(f"tune {m}: {trials} trials reused from {path}")
             else:
                 searcher = OptunaSearch(points_to_evaluate=[first], seed=0)
-                resources = {"cpu": spec.threads, **({"gpu": 1} if gpu else {})}
+                resources = {"cpu": spec.threads or 1, **({"gpu": 1} if gpu else {})}
                 tuner = tune.Tuner(
                     tune.with_resources(tune.with_parameters(_trial, spec=spec, name=m, base=base, device=device),
                                         resources),
@@ -145,7 +154,7 @@ def run_tune(spec, methods: list[str], trials: int, address: str | None = None, 
             splits = unlearn_data(exp, 0)
             for procedure, cfg in (("honest", paper[m]), ("tuned", default_config(m, b.task, b.spec.binary,
                                                                                   **{**base, **done[best][0]}))):
-                common = common_fields(exp, 0, procedure, preset_name)
+                common = {**common_fields(exp, spec), "procedure": procedure}
                 row, traj, record, reused = run_or_reuse(exp, m, cfg, original, m_retr, splits, common, 0)
                 if not reused:
                     save_rows(out, [row], traj)

@@ -214,11 +214,15 @@ def test_audit_and_ablation_settings_are_checked_before_any_data_is_read(tmp_pat
     assert not (tmp_path / "run").exists()
 
 
-def test_an_override_for_a_method_not_run_is_refused_in_python(mufac_bench):
+def test_an_override_for_a_method_not_run_is_refused_in_python(mufac_bench, tmp_path):
     from gli_helpers.config import preset
+    from gli_helpers.data import DataConfig
     from gli_helpers.errors import ConfigError
     from gli_helpers.experiment import Experiment
     from gli_helpers.runner import run_benchmark
-    exp = Experiment(mufac_bench, preset("smoke"), torch.device("cpu"), None)
+    from gli_helpers.spec import RunSpec
+    exp = Experiment(mufac_bench, preset("smoke", mufac_bench.name), torch.device("cpu"), tmp_path)
+    spec = RunSpec(mufac_bench.name, tmp_path, tmp_path, "smoke", methods=["finetune"], trajectory_every=0,
+                   method_config={"gli": {"perturbation_steps": 3}}, data=DataConfig(**mufac_bench.data_config))
     with pytest.raises(ConfigError, match="sets gli, which this run does not include"):
-        run_benchmark(exp, ["finetune"], [0], 0, {"gli": {"perturbation_steps": 3}})
+        run_benchmark(spec, experiment=exp)

@@ -83,12 +83,12 @@ def unlearn(run: Run) -> None:
 '''
 
 
-def test_a_new_method_is_one_module_and_one_registry_line(tmp_path, small_mufac, cache_dir, monkeypatch):
+def test_a_new_method_is_one_module_and_one_registry_line(tmp_path, small_mufac, cache_dir, monkeypatch, capsys):
+    from gli_helpers.cli import main
     from gli_helpers.errors import ConfigError
     from gli_helpers.experiment import prepare
-    from gli_helpers.paper import comparison_markdown
-    from gli_helpers.runner import run_benchmark, unlearn_data
-    from gli_helpers.tables import procedure_markdown, summary_table
+    from gli_helpers.runner import unlearn_data
+    from gli_helpers.tables import procedure_markdown
     from gli_helpers.unlearning import METHODS, Method, distinct_methods, parse_methods, register, unregister
 
     (tmp_path / "throwaway.py").write_text(THROWAWAY)
@@ -101,22 +101,24 @@ def test_a_new_method_is_one_module_and_one_registry_line(tmp_path, small_mufac,
             METHODS["throwaway"].config_class.for_task("multiclass", push=-1.0)
         with pytest.raises(ConfigError, match="already exists"):
             register(Method.of(throwaway))
-        exp = prepare("synthetic-mufac", small_mufac, tmp_path / "run", "smoke", seed=0, cache_dir=cache_dir, progress=False)
-        rows = []
-        for procedure in ("honest", "authors"):
-            rows.append(run_benchmark(exp, ["throwaway", "finetune"], seeds=[0], trajectory_every=0,
-                                      procedure=procedure, log=lambda *_: None))
-        results = pd.read_csv(tmp_path / "run" / "results.csv")
+        run = tmp_path / "run"
+        common = ["--benchmark", "synthetic-mufac", "--root", str(small_mufac), "--cache-dir", str(cache_dir),
+                  "--preset", "smoke", "--seeds", "0", "--trajectory-every", "0", "--quiet", "--out", str(run)]
+        for procedure in ("honest", "authors"):  # the `run` command, as a user types it
+            assert main(["run", *common, "--methods", "throwaway,finetune", "--procedure", procedure]) == 0
+        printed = capsys.readouterr().out
+        assert printed.count("throwaway") >= 2  # its row in each run's summary table
+        results = pd.read_csv(run / "results.csv")
         mine = results[results.method == "throwaway"]
         assert len(mine) == 2 and mine.avg_gap.notna().all() and (mine.tow <= 1).all()
-        assert list(summary_table(rows[0]).index) == ["original", "retrained", "finetune", "throwaway"]
-        assert "| Throw-away |" in comparison_markdown(results[results.procedure == "honest"], "synthetic-mufac",
-                                                       "resnet18")
+        assert main(["compare", str(run / "results.csv"), "--procedure", "honest"]) == 0  # the `compare` command
+        assert "| Throw-away |" in capsys.readouterr().out
         by_procedure = procedure_markdown(results)
         assert "| Throw-away |" in by_procedure and "honest Avg Gap" in by_procedure
-        record = (tmp_path / "run" / "configs" / "throwaway-seed0-honest.json").read_text()
+        record = (run / "configs" / "throwaway-seed0-honest.json").read_text()
         assert '"push_used": 0.5' in record  # what the method put in run.report is recorded beside its result
         monkeypatch.setattr(throwaway, "unlearn", lambda run: {"push_used": 1.0})
+        exp = prepare("synthetic-mufac", small_mufac, run, "smoke", seed=0, cache_dir=cache_dir, progress=False)
         with pytest.raises(ConfigError, match=r"returned a value; a method records what it wants kept in run.report"):
             METHODS["throwaway"].unlearn(exp.reference("original")[0], unlearn_data(exp, 0),
                                          METHODS["throwaway"].config_class())

@@ -171,11 +171,8 @@ def test_extending_examples_run(tmp_path, small_mufac, cache_dir):
                      ('{"F0001", "F0002"}', repr(set(first_families)))):
         assert old in code, old
         code = code.replace(old, new)
-    code = code.replace("seed=0)", f"seed=0, cache_dir={str(cache_dir)!r}, progress=False)")
-    code = code.replace("forget_count=forget_count)", f"forget_count=forget_count, cache_dir={str(cache_dir)!r}, "
-                                                      "progress=False)")
     run = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=900,
-                         env={**os.environ, "PYTHONPATH": f"{tmp_path}:{REPO}"})
+                         env={**os.environ, "PYTHONPATH": f"{tmp_path}:{REPO}", "GLI_CACHE_DIR": str(cache_dir)})
     assert run.returncode == 0, run.stderr[-3000:]
     out = run.stdout
     assert "forget_entropy" in out and "finetune " in out and "final_score" in out

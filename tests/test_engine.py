@@ -16,7 +16,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from gli_helpers.engine import GridSpec, check_address, run_grid_ray, running_file
+from gli_helpers.engine import check_address, run_grid_ray, running_file
 from gli_helpers.errors import ConfigError, GLIError
 
 from .conftest import descendants
@@ -39,10 +39,12 @@ def local_engine(root, out, cache, epochs=2, extra=()):
     return pd.read_csv(Path(out) / "results.csv")
 
 
-def spec(root, out, cache, epochs=2):
+def spec(root, out, cache, epochs=2, **fields):
     from gli_helpers.data import DataConfig
-    return GridSpec("synthetic-mufac", str(root), str(out), "smoke", overrides={"epochs": epochs},
-                    data=DataConfig(cache_dir=str(cache)), threads=1)
+    from gli_helpers.spec import RunSpec
+    grid = {"methods": ["finetune", "gli"], "seeds": [0, 1], "trajectory_every": 2, **fields}
+    return RunSpec("synthetic-mufac", str(root), str(out), "smoke", overrides={"epochs": epochs},
+                   data=DataConfig(cache_dir=str(cache)), engine="ray", threads=1, **grid)
 
 
 def same_rows(a: pd.DataFrame, b: pd.DataFrame):
@@ -55,14 +57,14 @@ def same_rows(a: pd.DataFrame, b: pd.DataFrame):
 @pytest.mark.slow
 def test_ray_grid_gives_the_local_engines_rows(tmp_path, small_mufac, cache_dir, local_ray):
     local = local_engine(small_mufac, tmp_path / "local", cache_dir)
-    rows = run_grid_ray(spec(small_mufac, tmp_path / "ray", cache_dir), ["finetune", "gli"], [0, 1], 2, log=lambda m: None)
+    rows = run_grid_ray(spec(small_mufac, tmp_path / "ray", cache_dir), log=lambda m: None)
     same_rows(pd.read_csv(tmp_path / "ray" / "results.csv"), local)
     assert len(rows) == 8 and set(rows.method) == {"original", "retrained", "finetune", "gli"}
     t_local = pd.read_csv(tmp_path / "local" / "trajectories.csv").sort_values(["method", "seed", "step"])
     t_ray = pd.read_csv(tmp_path / "ray" / "trajectories.csv").sort_values(["method", "seed", "step"])
     pd.testing.assert_frame_equal(t_local[METRICS[:4]].reset_index(drop=True), t_ray[METRICS[:4]].reset_index(drop=True))
     logs = []
-    run_grid_ray(spec(small_mufac, tmp_path / "ray", cache_dir), ["finetune", "gli"], [0, 1], 2, log=logs.append)
+    run_grid_ray(spec(small_mufac, tmp_path / "ray", cache_dir), log=logs.append)
     assert len(logs) == 4 and all("reused" in m for m in logs)  # a second call reuses every unit
 
 
@@ -87,7 +89,7 @@ def test_a_killed_task_is_retried_and_resumes_from_its_run_folder(tmp_path, smal
 
     watcher = threading.Thread(target=killer)
     watcher.start()
-    run_grid_ray(spec(small_mufac, run, cache_dir, epochs), ["finetune"], [0], 2, log=lambda m: None)
+    run_grid_ray(spec(small_mufac, run, cache_dir, epochs, methods=["finetune"], seeds=[0]), log=lambda m: None)
     watcher.join()
     assert killed, "no reference task was caught mid-training"
     local = local_engine(small_mufac, tmp_path / "local", cache_dir, epochs, ["--methods", "finetune", "--seeds", "0"])
@@ -96,10 +98,9 @@ def test_a_killed_task_is_retried_and_resumes_from_its_run_folder(tmp_path, smal
 
 @pytest.mark.slow
 def test_a_failing_unit_is_recorded_and_the_rest_finishes(tmp_path, small_mufac, cache_dir, local_ray):
-    s = spec(small_mufac, tmp_path / "ray", cache_dir)
+    s = spec(small_mufac, tmp_path / "ray", cache_dir, seeds=[0], method_config={"finetune": {"selection": "validation"}})
     with pytest.raises(GLIError, match="1 unit\\(s\\) failed"):  # validation selection without a validation split
-        run_grid_ray(s, ["finetune", "gli"], [0], 2, method_overrides={"finetune": {"selection": "validation"}},
-                     log=lambda m: None)
+        run_grid_ray(s, log=lambda m: None)
     errors = pd.read_csv(tmp_path / "ray" / "errors.csv")
     assert list(errors.method) == ["finetune"] and "validation split" in errors.error[0]
     assert {"original", "retrained", "gli"} <= set(pd.read_csv(tmp_path / "ray" / "results.csv").method)
@@ -118,15 +119,14 @@ def test_unreachable_or_malformed_address_is_refused_before_anything_runs(tmp_pa
 
 
 def test_audit_units_on_ray_equal_the_local_ones(tmp_path, small_mufac, cache_dir, local_ray):
-    from gli_helpers.audit import collect_ray, run_audit
+    from gli_helpers.audit import run_audit
     base = [sys.executable, "-m", "gli_helpers", "audit", "--benchmark", "synthetic-mufac", "--root", str(small_mufac),
             "--preset", "smoke", "--epochs", "2", "--cache-dir", str(cache_dir), "--quiet", "--models", "3",
             "--methods", "finetune", "--threads", "1"]
     res = subprocess.run([*base, "--out", str(tmp_path / "local")], capture_output=True, text=True)
     assert res.returncode == 0, res.stderr
-    s = spec(small_mufac, tmp_path / "ray", cache_dir)
-    units = collect_ray(s, ["finetune"], 3, log=lambda m: None)
-    table = run_audit(s.experiment(0, "cpu"), ["finetune"], 3, log=lambda m: None, units=units)
+    s = spec(small_mufac, tmp_path / "ray", cache_dir, methods=["finetune"], seeds=[0], procedure="honest")
+    table = run_audit(s, 3, log=lambda m: None)  # the Ray engine's units (collect_ray), the same spec otherwise
     local = pd.read_csv(tmp_path / "local" / "audit.csv")
     assert list(table.method) == list(local.method)
     assert table.f.tolist() == local.f.tolist() and table.attack_acc.tolist() == pytest.approx(local.attack_acc.tolist())

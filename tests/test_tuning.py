@@ -60,13 +60,14 @@ def test_bad_input_is_refused_before_anything_runs(tmp_path, small_mufac, cache_
 def test_tune_searches_on_validation_and_reports_both_configurations(tmp_path, small_mufac, cache_dir, local_ray,
                                                                       monkeypatch):
     from gli_helpers.data import DataConfig
-    from gli_helpers.engine import GridSpec
+    from gli_helpers.spec import RunSpec
     from gli_helpers.tuning import read_tune, run_tune
     monkeypatch.chdir(tmp_path)  # relative paths, as typed on a command line: Ray Tune runs each trial elsewhere
-    spec = GridSpec("synthetic-mufac", os.path.relpath(small_mufac), "run", "smoke", overrides={"epochs": 2},
-                    data=DataConfig(cache_dir=os.path.relpath(cache_dir), validation_share=0.3), threads=1)
+    spec = RunSpec("synthetic-mufac", os.path.relpath(small_mufac), "run", "smoke", methods=["finetune"],
+                   overrides={"epochs": 2}, data=DataConfig(cache_dir=os.path.relpath(cache_dir), validation_share=0.3),
+                   engine="ray", threads=1)
     assert spec.run_dir == str(tmp_path.resolve() / "run") and Path(spec.root).is_absolute()
-    table = run_tune(spec, ["finetune"], 3, log=lambda m: None, preset_name="smoke")
+    table = run_tune(spec, 3, log=lambda m: None)
     assert len(table) == 3 and table.paper_config.tolist()[0] and table.paper_config.sum() == 1
     assert json.loads(table.config[0]) == {"epochs": 2, "lr": 0.001}  # the paper's configuration, first
     assert table.chosen.sum() == 1 and table.loc[table.chosen, "validation_score"].item() == table.validation_score.max()
@@ -80,7 +81,7 @@ def test_tune_searches_on_validation_and_reports_both_configurations(tmp_path, s
     assert {"original", "retrained"} <= set(results[results.procedure == "tuned"].method)
 
     logs = []  # a second call (a search stopped and started again) reuses the finished method's trials
-    again = run_tune(spec, ["finetune"], 3, log=logs.append, preset_name="smoke")
+    again = run_tune(spec, 3, log=logs.append)
     assert any("3 trials reused" in line for line in logs) and again.equals(table)
     assert read_tune(tmp_path / "run" / "tune.csv").equals(table)
     assert sum("reused" in line for line in logs) == 3  # and both test-protocol rows
