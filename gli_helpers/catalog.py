@@ -31,4 +31,5 @@ GLI_VARIANTS = {
 PUSH_FROM = ("forget", "retain", "nonmember", "noise")  # GLI's push_from (unlearning/gli.py)
 
 TABLE_NAMES = ("verdict", "dedup", "tuned", "ablations-48", "ablations-64", "ablations-128", "step-ratios",
-               "methods-128-honest", "methods-128-authors", "audit", "audit-faces", "published-inconsistent")
+               "methods-128-honest", "methods-128-authors", "audit", "audit-faces", "published-inconsistent",
+               "controls-48")

@@ -283,46 +283,32 @@ def cmd_compare(args) -> None:
 
     from .errors import DataError
     from .io import write_text_atomic
-    from .paper import choose_rows, comparison_markdown
+    from .paper import choose_rows, comparison_markdown, matching_trajectories
     try:
         results = pd.read_csv(args.results)
     except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
         raise DataError(f"cannot read {args.results}: {exc}. Give the results.csv of a run folder.") from None
-    if args.methods or args.seeds:
-        from .unlearning import REFERENCES, parse_methods
-        if args.methods:
-            results = results[results.method.isin([*REFERENCES, *parse_methods(args.methods)])]
-        if args.seeds:
-            results = results[results.seed.isin(_seeds(args))]
-        if results.empty:
-            raise DataError(f"{args.results} holds no rows of --methods {args.methods} / --seeds {args.seeds}.")
-    results, benchmark, arch = choose_rows(results, args.results, args.benchmark, args.arch, args.procedure,
-                                           bool(args.by_procedure))
+    from .unlearning import parse_methods
+    ours, benchmark, arch = choose_rows(results, args.results, args.benchmark, args.arch, args.procedure,
+                                        bool(args.by_procedure), parse_methods(args.methods) if args.methods else None,
+                                        _seeds(args) if args.seeds else None)
     if args.by_procedure:  # one benchmark and architecture, every procedure
         from .tables import procedure_markdown
-        ours = results[(results.benchmark == benchmark) & (results.arch == arch)]
         text = procedure_markdown(ours, base=args.by_procedure[0], other=args.by_procedure[1])
-        if args.out:
-            write_text_atomic(args.out, text)
-        print(text, end="")
-        return
-    text = comparison_markdown(results, benchmark, arch)
+    else:
+        text = comparison_markdown(ours, benchmark, arch)
     if args.out:
         write_text_atomic(args.out, text)
     print(text, end="")
-    if args.figures:
+    if args.figures and not args.by_procedure:
         from pathlib import Path
 
         from . import plots
-        ours = results[(results.benchmark == benchmark) & (results.arch == arch)]
         stem = Path(args.figures) / f"{benchmark}_{arch}"
         written = [plots.save(plots.score_plot(ours, "final_score"), f"{stem}_final_scores.png")]
         traj_path = Path(args.results).with_name("trajectories.csv")
         if traj_path.is_file():
-            traj = pd.read_csv(traj_path)
-            traj = traj[(traj.benchmark == benchmark) & (traj.arch == arch)]
-            if "procedure" in traj.columns and "procedure" in ours.columns:
-                traj = traj[traj.procedure.fillna("default").isin(set(ours.procedure.fillna("default")))]
+            traj = matching_trajectories(pd.read_csv(traj_path), ours)
             written.append(plots.save(plots.trajectory_plot(traj, ours), f"{stem}_trajectories.png"))
         print("\nfigures: " + ", ".join(written))
 

@@ -272,6 +272,19 @@ def published_inconsistent(root: Path) -> str:
                    "recomputed", "difference"], rows)
 
 
+# --- protocol 8: the controls and the relearning test ---------------------------------------------------------------
+
+def controls(root: Path, folder: str = "controls/48") -> str:
+    from .findings import control_table
+    t = control_table(root / MUFAC, folder)
+    gaps = [c for c in ("retain_loss_gap_last", "test_loss_gap_last", "forget_loss_gap_last") if c in t.columns]
+    rows = [[r["base"], r["push"], int(r["batches"]), f"{r['mia_start']:.3f} -> {r['mia_last']:.3f}", f"{r['mia_drop']:+.3f}",
+             "" if r["push"] == "forget" else f"{r['share_of_forget_drop']:.0%}", r["reading"],
+             f"{r['test_acc_last']:.3f}", *(f"{r[c]:+.2f}" for c in gaps)] for _, r in t.iterrows()]
+    return _table(["variant", "pushed away from", "batches", "MIA", "drop", "share of the forget drop", "reading",
+                   "test acc", *(f"{c.split('_')[0]} loss gap" for c in gaps)], rows)
+
+
 TABLES = {
     "verdict": verdict,
     "dedup": dedup,
@@ -285,6 +298,7 @@ TABLES = {
     "audit": audit,
     "audit-faces": audit_faces,
     "published-inconsistent": published_inconsistent,
+    "controls-48": controls,
 }
 
 

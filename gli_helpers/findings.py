@@ -495,6 +495,113 @@ def loss_gaps(root=None) -> Finding:
     return Finding("loss_gaps", "Is the MIA's fall forgetting, or loss inflation on every split?", fig, sentence, t)
 
 
+# ---------------------------------------------------------------------------------------------------- controls
+
+# Protocol 8's reading of a control: its MIA drop as a share of the forget variant's (PROTOCOL.md, "What would mean what")
+CONTROL_INDEPENDENT, CONTROL_DEPENDENT, CONTROL_MIN_DROP = 0.8, 0.2, 0.01
+
+
+def control_reading(share: float, forget_drop: float) -> str:
+    """What a control's MIA drop says, by protocol 8's rule (fixed before the runs)."""
+    if not forget_drop >= CONTROL_MIN_DROP:
+        return f"unread (the forget variant's drop is under {CONTROL_MIN_DROP})"
+    if share >= CONTROL_INDEPENDENT:
+        return "does not depend on the forget set"
+    if share <= CONTROL_DEPENDENT:
+        return "depends on the forget set"
+    return "depends partly"
+
+
+def control_table(root=None, folder: str = "controls/48") -> pd.DataFrame:
+    """Protocol 8's controls, one row per variant after its last batch: what the sign steps pushed away from, the
+    MIA drop from the Original, its share of the same loop's drop when pushing from the forget images, the reading,
+    and each split's loss gap to the Retrained model."""
+    s = _csv(root, f"{folder}/summary.csv")
+    parts = s.variant.str.split("+push_", regex=False)
+    s = s.assign(base=parts.str[0], push=parts.str[1].fillna("forget"), mia_drop=s.mia_start - s.mia_last)
+    forget = s[s.push == "forget"].set_index("base").mia_drop
+    s["forget_drop"] = s.base.map(forget)
+    s["share_of_forget_drop"] = s.mia_drop / s.forget_drop
+    s["reading"] = [("the forget images (reference)" if p == "forget" else control_reading(share, f))
+                    for p, share, f in zip(s.push, s.share_of_forget_drop, s.forget_drop, strict=True)]
+    cols = ["base", "push", "variant", "batches", "mia_start", "mia_last", "mia_drop", "share_of_forget_drop",
+            "reading", "test_acc_last", "forget_acc_last", *(c for c in s.columns if c.endswith("_loss_gap_last"))]
+    order = {p: i for i, p in enumerate(plots.CONTROL_LINES)}
+    return s[cols].sort_values(["base", "push"], key=lambda c: c.map(order) if c.name == "push" else c.map(
+        {b: i for i, b in enumerate(dict.fromkeys(s.base))})).reset_index(drop=True)
+
+
+def controls(root=None, folder: str = "controls/48") -> Finding:
+    """Protocol 8a: does GLI's MIA drop depend on the forget set? The same loop pushing away from other images."""
+    t = control_table(root, folder)
+    traj = _csv(root, f"{folder}/trajectories.csv")
+    record = _json(root, f"{folder}/configs/authors.json")
+    cfg = record["train_config"]
+    title = (f"MUFAC, ResNet18, {cfg['resolution']} px, seed {cfg['seed']}: GLI's loop pushing away from the forget "
+             "images or from other images, batch by batch (protocol 8)")
+    fig = plots.control_plot(traj, record.get("retrained_metrics"), title=title)
+    parts, readings = [], []
+    for base, d in t.groupby("base", sort=False):
+        d = d.set_index("push")
+        others = [p for p in d.index if p != "forget"]
+        parts.append(f"{base} {d.at['forget', 'mia_drop']:.3f} from the forget images, "
+                     + ", ".join(f"{p} {d.at[p, 'mia_drop']:.3f} ({d.at[p, 'share_of_forget_drop']:.0%})" for p in others))
+        by_reading = {}
+        for p in others:
+            by_reading.setdefault(d.at[p, "reading"], []).append(p)
+        readings.append(f"{base}: " + "; ".join(f"{r} ({', '.join(ps)})" for r, ps in by_reading.items()))
+    sentence = (f"MIA drop after {int(t.batches.max())} batches by what the sign steps push away from: " + "; ".join(parts)
+                + f". By the protocol's rule (a control at {CONTROL_INDEPENDENT:.0%} or more of the forget images' drop: "
+                f"the drop does not depend on the forget set; {CONTROL_DEPENDENT:.0%} or less: it does): "
+                + "; ".join(readings) + ".")
+    return Finding("controls", "Does GLI's fall in MIA depend on the forget set at all?", fig, sentence, t)
+
+
+def relearning(root=None, folder: str = "relearn") -> Finding:
+    """Protocol 8a's relearning test: forget accuracy and MIA before and after a small retain-only fine-tuning."""
+    from .relearn import relearn_table
+    frame = _csv(root, f"{folder}/relearn.csv")
+    t = relearn_table(frame)
+    refs = t[t.method.isin(REFERENCES)].set_index("method")
+    methods = t[~t.method.isin(REFERENCES)]
+    methods = methods.set_index("method").loc[method_order(methods.method)].reset_index()
+    steps = int(frame.relearn_steps.iloc[0])
+    plots.use_style()
+    fig, axes = plots.plt.subplots(1, 2, figsize=(11, 0.32 * len(t) + 1.8), sharey=True)
+    rows = pd.concat([refs.reset_index(), methods], ignore_index=True)
+    y = np.arange(len(rows))[::-1]
+    for ax, before, after, label in ((axes[0], "forget_acc", "forget_acc_relearned", "forget accuracy"),
+                                     (axes[1], "mia", "mia_relearned", "MIA accuracy")):
+        for yi, r in zip(y, rows.itertuples(index=False), strict=True):
+            color = plots.GLI_COLOR if r.method.startswith("gli") else plots.BASELINE_COLOR
+            ax.annotate("", xy=(getattr(r, after), yi), xytext=(getattr(r, before), yi),
+                        arrowprops={"arrowstyle": "->", "color": color, "lw": 1.6})
+            ax.plot([getattr(r, before)], [yi], "o", color=color, ms=4)
+        ax.axvline(refs.at["retrained", after], color=plots.RETRAINED_COLOR, ls=plots.STYLES["retrained"].ls, lw=1.0)
+        ax.set(xlabel=f"{label}: before -> after {steps} retain steps")
+    axes[0].set_yticks(y, [method_label(m) for m in rows.method])
+    plots._finish(fig, f"MUFAC, ResNet18, 48 px, seed 0, honest procedure: {steps} fine-tuning steps on the retain set "
+                  "after unlearning (the vertical line: the Retrained model after the same steps)", [
+                      plots.Line2D([], [], color=plots.RETRAINED_COLOR, ls=plots.STYLES["retrained"].ls,
+                                   label="the Retrained model, relearned")], ncol=1)
+    came_back = methods[methods.forget_excess >= RELEARN_EXCESS]
+    r = refs.loc["retrained"]
+    gli = methods.set_index("method").loc["gli"] if "gli" in set(methods.method) else None
+    sentence = (f"After {steps} steps on the retain set alone the Retrained model's forget accuracy goes "
+                f"{r.forget_acc:.3f} -> {r.forget_acc_relearned:.3f} and its MIA {r.mia:.3f} -> {r.mia_relearned:.3f}; "
+                + (f"GLI's forget accuracy goes {gli.forget_acc:.3f} -> {gli.forget_acc_relearned:.3f} "
+                   f"({gli.forget_excess:+.3f} beyond the Retrained model's rise). " if gli is not None else "")
+                + f"Methods whose forget accuracy rises at least {RELEARN_EXCESS} beyond the Retrained model's (traces "
+                "suppressed, not removed): " + (", ".join(f"{method_label(m)} ({e:+.3f})" for m, e in
+                                                          zip(came_back.method, came_back.forget_excess, strict=True))
+                                                 or "none") + f" of {len(methods)}.")
+    return Finding("relearning", "Does a little fine-tuning on the retain set bring the forget faces back?", fig,
+                   sentence, t)
+
+
+RELEARN_EXCESS = 0.05  # protocol 8's threshold: a rise this far beyond the Retrained model's means suppressed traces
+
+
 # ---------------------------------------------------------------------------------------------------- per-example audit
 
 def audit(root=None) -> Finding:
@@ -564,7 +671,8 @@ def duplicates(root=None) -> Finding:
 FINDINGS = {"memorisation": memorisation, "final_scores": final_scores, "field_baselines": field_baselines,
             "final_scores_32px": final_scores_32px,
             "final_scores_128px": final_scores_128px, "tuning": tuning, "gli_batches": gli_batches,
-            "gli_variants": gli_variants, "loss_gaps": loss_gaps, "audit": audit, "duplicates": duplicates}
+            "gli_variants": gli_variants, "loss_gaps": loss_gaps, "controls": controls, "audit": audit,
+            "duplicates": duplicates}
 
 
 def draw(name: str, out_dir, root=None, close: bool = True, table: bool = False) -> Finding:

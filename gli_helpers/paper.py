@@ -138,13 +138,22 @@ def published_rows(benchmark: str, arch: str) -> tuple[pd.DataFrame, set[str]]:
 
 
 def choose_rows(results: pd.DataFrame, name: str, benchmark: str | None = None, arch: str | None = None,
-                procedure: str | None = None, every_procedure: bool = False) -> tuple[pd.DataFrame, str, str]:
-    """The rows ``compare`` tables: one benchmark and architecture (named, or the only ones in the file), and one
-    procedure (named, or the only one) unless ``every_procedure``; (rows, benchmark, arch). ``name`` is the file's
-    name in the errors, which say what to choose."""
+                procedure: str | None = None, every_procedure: bool = False, methods: list[str] | None = None,
+                seeds: list[int] | None = None) -> tuple[pd.DataFrame, str, str]:
+    """The rows ``compare`` tables: only ``methods`` (and the reference rows) and ``seeds`` when given; one benchmark
+    and architecture (named, or the only ones in the file), and one procedure (named, or the only one) unless
+    ``every_procedure``; (rows, benchmark, arch). ``name`` is the file's name in the errors, which say what to
+    choose."""
     if not {"benchmark", "arch"} <= set(results.columns):
         raise DataError(f"{name} has no benchmark and arch columns; give a results.csv written by "
                         "python -m gli_helpers run (or notebook 02).")
+    if methods is not None:
+        from .unlearning import REFERENCES
+        results = results[results.method.isin([*REFERENCES, *methods])]
+    if seeds is not None:
+        results = results[results.seed.isin(seeds)]
+    if results.empty:
+        raise DataError(f"{name} holds no rows of methods {methods or 'any'} and seeds {seeds or 'any'}.")
     if "procedure" in results.columns and not every_procedure:
         procedures = sorted(set(results.procedure.fillna("default")))
         if procedure is None and len(procedures) > 1:
@@ -158,7 +167,15 @@ def choose_rows(results: pd.DataFrame, name: str, benchmark: str | None = None, 
     benchmark, arch = chosen[0] if len(chosen) == 1 else (benchmark, arch)
     if benchmark is None or arch is None:
         raise DataError(f"{name} holds several benchmarks/architectures {pairs}; choose with --benchmark and --arch.")
-    return results, benchmark, arch
+    return results[(results.benchmark == benchmark) & (results.arch == arch)], benchmark, arch
+
+
+def matching_trajectories(traj: pd.DataFrame, rows: pd.DataFrame) -> pd.DataFrame:
+    """The trajectories of ``rows``' benchmark, architecture and procedures (``choose_rows``' rows)."""
+    keep = traj.benchmark.isin(set(rows.benchmark)) & traj.arch.isin(set(rows.arch))
+    if "procedure" in traj.columns and "procedure" in rows.columns:
+        keep &= traj.procedure.fillna("default").isin(set(rows.procedure.fillna("default")))
+    return traj[keep]
 
 
 def comparison_markdown(results: pd.DataFrame, benchmark: str, arch: str) -> str:

@@ -206,3 +206,31 @@ def test_field_baselines_ranks_gli_among_every_method_on_the_seeds_where_the_fiv
     assert "seed 0" in f.sentence
     # protocol 2's own figure keeps to the paper's eight methods
     assert "SalUn" not in {t.get_text() for t in findings.final_scores().figure.axes[0].get_xticklabels()}
+
+
+def test_control_reading_follows_the_protocols_rule():
+    assert findings.control_reading(0.9, 0.05) == "does not depend on the forget set"
+    assert findings.control_reading(0.8, 0.05) == "does not depend on the forget set"
+    assert findings.control_reading(0.2, 0.05) == "depends on the forget set"
+    assert findings.control_reading(0.5, 0.05) == "depends partly"
+    assert findings.control_reading(0.9, 0.005).startswith("unread")  # the forget variant barely moved the MIA
+    assert findings.control_reading(np.nan, np.nan).startswith("unread")
+
+
+def test_controls_compare_each_control_with_its_own_forget_variant():
+    f = findings.controls()
+    t = f.table
+    summary = _csv("controls/48/summary.csv").set_index("variant")
+    assert set(t.push) == {"forget", "retain", "nonmember", "noise"} and len(t) == len(summary)
+    for base, d in t.groupby("base"):
+        drop = summary.at[base, "mia_start"] - summary.at[base, "mia_last"]
+        for r in d[d.push != "forget"].itertuples():
+            own = summary.at[f"{base}+push_{r.push}", "mia_start"] - summary.at[f"{base}+push_{r.push}", "mia_last"]
+            assert r.mia_drop == pytest.approx(own) and r.share_of_forget_drop == pytest.approx(own / drop)
+            assert r.reading == findings.control_reading(own / drop, drop)
+            assert f"{r.push} {own:.3f} ({own / drop:.0%})" in f.sentence
+    # the figure: the MIA panel holds one line per variant, starting from the Original's MIA
+    lines = [ln for ln in f.figure.axes[0].get_lines() if ln.get_marker() == "o"]  # not the Retrained model's line
+    assert len(lines) == len(summary)
+    assert {round(float(ln.get_ydata()[0]), 9) for ln in lines} == {round(v, 9) for v in summary.mia_start}
+    assert sorted(round(float(ln.get_ydata()[-1]), 9) for ln in lines) == sorted(round(v, 9) for v in summary.mia_last)
