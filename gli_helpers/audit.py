@@ -153,6 +153,12 @@ def _grouped(results: dict, names: list[str], n_models: int) -> dict[str, list[d
     return units
 
 
+def audit_procedure(spec) -> str:
+    """The audit's procedure: the spec's, where a spec left at "default" means the honest one (the audit keeps the
+    final model of every unit; the command line's default too)."""
+    return "honest" if spec.procedure == "default" else spec.procedure
+
+
 def collect(spec, n_models: int, log=print, experiment=None) -> dict[str, list[dict]]:
     """Every unit of the audit of ``spec`` (a ``spec.RunSpec``: its methods, procedure and method settings; seeds
     0..``n_models``-1) trained, run or reused in this process: {name: [unit per seed]}, names 'retrained', 'original'
@@ -160,7 +166,7 @@ def collect(spec, n_models: int, log=print, experiment=None) -> dict[str, list[d
     if experiment is not None:
         spec.check_experiment(experiment)
     exp = with_seed(experiment, 0) if experiment is not None else spec.experiment(0)
-    plan, configs = _plan(exp, list(spec.methods), n_models, spec.procedure, spec.method_config)
+    plan, configs = _plan(exp, list(spec.methods), n_models, audit_procedure(spec), spec.method_config)
     Path(exp.run_dir).mkdir(parents=True, exist_ok=True)
     check_run_folder(exp)
     results = {}
@@ -185,7 +191,7 @@ def collect_ray(spec, n_models: int, log=print, retries: int = 2) -> dict[str, l
     from .engine import check_address, ray_session
     check_address(spec.address)
     exp = spec.experiment(0, "cpu")
-    plan, configs = _plan(exp, list(spec.methods), n_models, spec.procedure, spec.method_config)
+    plan, configs = _plan(exp, list(spec.methods), n_models, audit_procedure(spec), spec.method_config)
     Path(exp.run_dir).mkdir(parents=True, exist_ok=True)
     check_run_folder(exp)
     with ray_session(spec.address, None) as ray:
@@ -284,6 +290,9 @@ def run_audit(spec, n_models: int, log=print, bootstrap: int = 0, experiment=Non
     method's rows are named by ``unit_name`` (its procedure)."""
     check_bootstrap(bootstrap)
     if spec.engine == "ray":
+        if experiment is not None:
+            raise ConfigError("an experiment is handed to the local audit only; the Ray engine's tasks load their own "
+                              "(leave out experiment=, or use a spec with engine='local').")
         units = collect_ray(spec, n_models, log)
     else:
         units = collect(spec, n_models, log, experiment)

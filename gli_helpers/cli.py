@@ -40,7 +40,7 @@ def spec_from_args(args, **fields):
     ``fields`` set what a command fixes itself. Method names are checked before torch is loaded."""
     from .spec import RunSpec, data_config_from_args, overrides_from_args
     from .unlearning import parse_method_overrides, parse_methods
-    given = {"methods": tuple(parse_methods(args.methods)) if getattr(args, "methods", None) else (),
+    given = {"methods": tuple(parse_methods(args.methods)) if getattr(args, "methods", None) is not None else (),
              "seeds": tuple(_seeds(args)) if getattr(args, "seeds", None) else (getattr(args, "seed", 0),),
              "method_config": parse_method_overrides(getattr(args, "method_config", None))}
     for key in ("procedure", "trajectory_every", "engine", "address", "threads"):

@@ -54,6 +54,7 @@ class Workspace:
     progress: bool = True
 
     def __post_init__(self):
+        self.validation_share = self.validation_share or 0.0  # a notebook parameter left at None: none held out
         self.run_dir = resolve(self.run_dir)
         self.run_dir.mkdir(parents=True, exist_ok=True)
         if self.fig_dir is not None:

@@ -164,6 +164,9 @@ def choose_rows(results: pd.DataFrame, name: str, benchmark: str | None = None, 
             results = results[results.procedure.fillna("default") == procedure]
     pairs = sorted(set(zip(results.benchmark, results.arch, strict=True)))
     chosen = [(b, a) for b, a in pairs if benchmark in (None, b) and arch in (None, a)]
+    if not chosen:
+        raise DataError(f"{name} holds no rows of benchmark {benchmark or 'any'} and architecture {arch or 'any'}; it "
+                        f"has {pairs}: choose with --benchmark and --arch.")
     benchmark, arch = chosen[0] if len(chosen) == 1 else (benchmark, arch)
     if benchmark is None or arch is None:
         raise DataError(f"{name} holds several benchmarks/architectures {pairs}; choose with --benchmark and --arch.")
@@ -171,8 +174,9 @@ def choose_rows(results: pd.DataFrame, name: str, benchmark: str | None = None, 
 
 
 def matching_trajectories(traj: pd.DataFrame, rows: pd.DataFrame) -> pd.DataFrame:
-    """The trajectories of ``rows``' benchmark, architecture and procedures (``choose_rows``' rows)."""
-    keep = traj.benchmark.isin(set(rows.benchmark)) & traj.arch.isin(set(rows.arch))
+    """The trajectories of ``rows``' benchmark, architecture, methods, seeds and procedures (``choose_rows``' rows)."""
+    keep = (traj.benchmark.isin(set(rows.benchmark)) & traj.arch.isin(set(rows.arch)) & traj.method.isin(set(rows.method))
+            & traj.seed.isin(set(rows.seed)))
     if "procedure" in traj.columns and "procedure" in rows.columns:
         keep &= traj.procedure.fillna("default").isin(set(rows.procedure.fillna("default")))
     return traj[keep]

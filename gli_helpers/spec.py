@@ -60,12 +60,20 @@ class RunSpec:
     progress: bool = True
 
     def __post_init__(self):
-        # A worker may run in another directory (Ray Tune starts each trial in its own folder; a cluster node in
-        # wherever `ray start` ran): relative paths would find no data and no reference model there.
-        object.__setattr__(self, "root", str(Path(self.root).expanduser().resolve()))
-        object.__setattr__(self, "run_dir", str(Path(self.run_dir).expanduser().resolve()))
-        if self.data is not None and self.data.cache_dir is not None:
-            object.__setattr__(self, "data", replace(self.data, cache_dir=str(Path(self.data.cache_dir).resolve())))
+        object.__setattr__(self, "root", str(Path(self.root).expanduser()))
+        object.__setattr__(self, "run_dir", str(Path(self.run_dir).expanduser()))
+        if self.engine == "ray":
+            # A Ray task may run in another directory (Ray Tune starts each trial in its own folder; a cluster node
+            # in wherever `ray start` ran): relative paths would find no data and no reference model there. The
+            # local engine keeps the paths as given (a run's records name its data as the user did).
+            object.__setattr__(self, "root", str(Path(self.root).resolve()))
+            object.__setattr__(self, "run_dir", str(Path(self.run_dir).resolve()))
+            if self.data is not None and self.data.cache_dir is not None:
+                object.__setattr__(self, "data", replace(self.data, cache_dir=str(Path(self.data.cache_dir)
+                                                                                   .expanduser().resolve())))
+        if isinstance(self.methods, str):
+            raise ConfigError(f"methods is a list of names, got the string {self.methods!r}; give "
+                              f"methods=[{self.methods!r}] or unlearning.parse_methods({self.methods!r}).")
         object.__setattr__(self, "methods", tuple(self.methods))
         object.__setattr__(self, "seeds", tuple(int(s) for s in self.seeds))
         object.__setattr__(self, "method_config", dict(self.method_config or {}))
@@ -125,7 +133,7 @@ class RunSpec:
         wanted = self.train_config(exp.cfg.seed)
         mismatch = [what for what, ok in (
             ("benchmark", exp.bench.name == self.benchmark),
-            ("run folder", Path(exp.run_dir).resolve() == Path(self.run_dir)),
+            ("run folder", Path(exp.run_dir).resolve() == Path(self.run_dir).resolve()),
             ("training recipe", exp.cfg == wanted),
             ("data options", exp.bench.data_config == (self.data or DataConfig()).to_dict()),
         ) if not ok]

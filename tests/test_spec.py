@@ -74,11 +74,31 @@ def test_an_experiment_handed_beside_a_spec_must_be_the_one_it_describes(mufac_b
     assert not (tmp_path / "results.csv").exists() and not (tmp_path / "other").exists()
 
 
-def test_tune_and_the_audit_refuse_what_their_spec_cannot_mean(tmp_path):
+def test_tune_and_the_audit_read_their_spec_as_they_can(tmp_path):
+    from gli_helpers.audit import audit_procedure
     from gli_helpers.tuning import run_tune
+    base = RunSpec("synthetic-mufac", "x", tmp_path, "smoke", methods=["gli"])
+    assert audit_procedure(base) == "honest"  # a spec left at "default": the audit keeps the final model
+    assert audit_procedure(base.replace(procedure="authors")) == "authors"
     with pytest.raises(ConfigError, match="tune runs its trials on Ray"):
         run_tune(RunSpec("synthetic-mufac", "x", tmp_path, "smoke", methods=["finetune"]), 2)
     with pytest.raises(ConfigError, match="a run's own procedure \\('authors'\\)"):
         run_tune(RunSpec("synthetic-mufac", "x", tmp_path, "smoke", methods=["finetune"], procedure="authors",
                          engine="ray"), 2)
     assert not any(tmp_path.iterdir())
+
+
+def test_methods_are_a_list_and_an_empty_list_on_the_command_line_is_refused():
+    from gli_helpers.cli import spec_from_args
+    with pytest.raises(ConfigError, match="methods is a list of names, got the string 'gli'"):
+        RunSpec("synthetic-mufac", "x", "y", "smoke", methods="gli")
+    args = parsed("run", "--benchmark", "synthetic-mufac", "--root", "x", "--out", "y", "--methods", "")
+    with pytest.raises(ConfigError, match="no methods"):
+        spec_from_args(args)
+
+
+def test_local_paths_stay_as_given_and_ray_paths_are_made_absolute():
+    local = RunSpec("synthetic-mufac", "data/x", "runs/y", "smoke")
+    assert (local.root, local.run_dir) == ("data/x", "runs/y")  # a run's records name its data as the user did
+    ray = local.replace(engine="ray")
+    assert ray.root == str(Path("data/x").resolve()) and ray.run_dir == str(Path("runs/y").resolve())
