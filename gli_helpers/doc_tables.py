@@ -285,6 +285,11 @@ def controls(root: Path, folder: str = "controls/48") -> str:
                    "test acc", *(f"{c.split('_')[0]} loss gap" for c in gaps)], rows)
 
 
+def relearn(root: Path, folder: str = "relearn") -> str:
+    from .relearn import relearn_markdown
+    return relearn_markdown(pd.read_csv(root / MUFAC / folder / "relearn.csv")) + "\n"
+
+
 TABLES = {
     "verdict": verdict,
     "dedup": dedup,
@@ -299,6 +304,7 @@ TABLES = {
     "audit-faces": audit_faces,
     "published-inconsistent": published_inconsistent,
     "controls-48": controls,
+    "relearn-48": relearn,
 }
 
 

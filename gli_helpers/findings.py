@@ -581,7 +581,7 @@ def relearning(root=None, folder: str = "relearn") -> Finding:
         ax.set(xlabel=f"{label}: before -> after {steps} retain steps")
     axes[0].set_yticks(y, [method_label(m) for m in rows.method])
     plots._finish(fig, f"MUFAC, ResNet18, 48 px, seed 0, honest procedure: {steps} fine-tuning steps on the retain set "
-                  "after unlearning (the vertical line: the Retrained model after the same steps)", [
+                  "after unlearning", [
                       plots.Line2D([], [], color=plots.RETRAINED_COLOR, ls=plots.STYLES["retrained"].ls,
                                    label="the Retrained model, relearned")], ncol=1)
     came_back = methods[methods.forget_excess >= RELEARN_EXCESS]
@@ -671,7 +671,8 @@ def duplicates(root=None) -> Finding:
 FINDINGS = {"memorisation": memorisation, "final_scores": final_scores, "field_baselines": field_baselines,
             "final_scores_32px": final_scores_32px,
             "final_scores_128px": final_scores_128px, "tuning": tuning, "gli_batches": gli_batches,
-            "gli_variants": gli_variants, "loss_gaps": loss_gaps, "controls": controls, "audit": audit,
+            "gli_variants": gli_variants, "loss_gaps": loss_gaps, "controls": controls, "relearning": relearning,
+            "audit": audit,
             "duplicates": duplicates}
 
 

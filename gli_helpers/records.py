@@ -10,7 +10,7 @@ import pandas as pd
 
 from .errors import ConfigError, DataError
 from .experiment import REPORTED, Experiment
-from .io import merge_rows, read_csv, read_json, write_csv_atomic
+from .io import merge_rows, read_csv, read_json, write_csv_atomic, write_json_atomic
 from .metrics import with_gap_scores
 from .unlearning.common import current_settings
 
@@ -157,6 +157,11 @@ def export_results(run_dir, dest) -> list[str]:
             if rel in MERGED_ON_EXPORT and (dest / rel).is_file():
                 merged = merge_rows(read_csv(dest / rel), read_csv(run_dir / rel), MERGED_ON_EXPORT[rel])
                 write_csv_atomic(dest / rel, upgraded(merged) if rel == "results.csv" else merged)
+            elif rel.endswith(".json"):
+                record = read_json(run_dir / rel)
+                if isinstance(record, dict) and isinstance(record.get("source"), str):
+                    record["source"] = Path(record["source"]).name
+                write_json_atomic(dest / rel, record)
             else:
                 shutil.copyfile(run_dir / rel, dest / rel)
             copied.append(rel)

@@ -234,3 +234,25 @@ def test_controls_compare_each_control_with_its_own_forget_variant():
     assert len(lines) == len(summary)
     assert {round(float(ln.get_ydata()[0]), 9) for ln in lines} == {round(v, 9) for v in summary.mia_start}
     assert sorted(round(float(ln.get_ydata()[-1]), 9) for ln in lines) == sorted(round(v, 9) for v in summary.mia_last)
+
+
+def test_relearning_reads_every_method_against_the_retrained_models_rise():
+    from gli_helpers.relearn import relearn_table
+    f = findings.relearning()
+    frame = _csv("relearn/relearn.csv")
+    expected = relearn_table(frame).set_index("method")
+    assert set(f.table.method) == set(frame.method) and {"original", "retrained", "gli"} <= set(frame.method)
+    for r in f.table.itertuples():
+        assert r.forget_excess == pytest.approx(expected.at[r.method, "forget_excess"])
+        rise = frame.set_index("method")
+        own = rise.at[r.method, "forget_acc_relearned"] - rise.at[r.method, "forget_acc"]
+        ref = rise.at["retrained", "forget_acc_relearned"] - rise.at["retrained", "forget_acc"]
+        assert r.forget_excess == pytest.approx(own - ref)
+    came_back = expected[(expected.forget_excess >= findings.RELEARN_EXCESS) & ~expected.index.isin(["original", "retrained"])]
+    for m in came_back.index:
+        assert f"({expected.at[m, 'forget_excess']:+.3f})" in f.sentence
+    # one arrow per model in each panel, from its value before to after relearning
+    for ax, (before, after) in zip(f.figure.axes[:2], (("forget_acc", "forget_acc_relearned"), ("mia", "mia_relearned")),
+                                   strict=True):
+        arrows = sorted((round(a.xyann[0], 9), round(a.xy[0], 9)) for a in ax.texts)
+        assert arrows == sorted((round(b, 9), round(a, 9)) for b, a in zip(expected[before], expected[after], strict=True))

@@ -3,6 +3,8 @@ go last, every other stored row is kept), the gap scores, and the upgrade of sto
 
 from __future__ import annotations
 
+import json
+
 import pandas as pd
 import pytest
 
@@ -53,3 +55,18 @@ def test_upgrade_results_adds_the_scores_renames_the_selection_and_changes_nothi
     (tmp_path / "other.csv").write_text("a,b\n1,2\n")
     assert main(["upgrade-results", str(tmp_path / "other.csv")]) == 2  # not a results table: refused, left as it is
     assert (tmp_path / "other.csv").read_text() == "a,b\n1,2\n"
+
+
+def test_export_keeps_the_numbers_and_names_the_data_without_this_machines_paths(tmp_path):
+    from gli_helpers.records import export_results
+    run = tmp_path / "run"
+    (run / "configs").mkdir(parents=True)
+    (run / "results.csv").write_text("benchmark,method,seed\nmufac,gli,0\n")
+    record = {"source": str(tmp_path / "somewhere" / "mufac.zip"), "data_fingerprint": "abc", "metrics": {"mia": 0.6}}
+    (run / "configs" / "gli-seed0.json").write_text(json.dumps(record))
+    (run / "model.pt").write_bytes(b"weights")  # a checkpoint: never exported
+    copied = export_results(run, tmp_path / "numbers")
+    assert sorted(copied) == ["configs/gli-seed0.json", "results.csv"]
+    exported = json.loads((tmp_path / "numbers" / "configs" / "gli-seed0.json").read_text())
+    assert exported == {**record, "source": "mufac.zip"}
+    assert json.loads((run / "configs" / "gli-seed0.json").read_text()) == record  # the run folder is not touched
