@@ -62,11 +62,15 @@ def finetuned(setup):
     return get_method("finetune").unlearn(copy.deepcopy(model), data, default_config("finetune", "multiclass", **SAME))[0]
 
 
-def test_random_labels_raises_the_forget_loss_above_fine_tuning(setup, finetuned):
+def test_random_labels_raises_the_forget_loss_above_fine_tuning(setup):
     model, data = setup
+    # lr 0.003, both methods: at 0.001 the two differ by 0.02 on some CPUs (Intel Xeon, AVX-512: 1.797 against
+    # 1.778), at 0.003 by 0.12 there; at 0.01 fine-tuning already raises the forget loss by itself
+    same = {**SAME, "lr": 0.003}
+    ft, _ = get_method("finetune").unlearn(copy.deepcopy(model), data, default_config("finetune", "multiclass", **same))
     rl, _ = get_method("random_labels").unlearn(copy.deepcopy(model), data,
-                                                default_config("random_labels", "multiclass", **SAME))
-    assert loss_on(rl, data.forget) > loss_on(finetuned, data.forget) + 0.05
+                                                default_config("random_labels", "multiclass", **same))
+    assert loss_on(rl, data.forget) > loss_on(ft, data.forget) + 0.05
 
 
 def test_salun_leaves_every_weight_outside_its_mask_bit_identical(setup, finetuned):

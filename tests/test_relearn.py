@@ -31,7 +31,8 @@ def test_relearning_brings_back_what_negative_gradient_pushed_down(mufac_bench):
     pushed, _ = get_method("neggrad").unlearn(copy.deepcopy(original.eval()), inputs, cfg)
     before = evaluate(pushed, mufac_bench, CPU, seed=0)
     weights = [p.detach().clone() for p in pushed.parameters()]
-    _, after = relearned(pushed, exp, inputs, Relearn(steps=20))
+    # 40 steps: after 20 the collapsed model still predicted one class on some CPUs (Intel Xeon, AVX-512)
+    _, after = relearned(pushed, exp, inputs, Relearn(steps=40))
     assert after["forget_acc"] > before["forget_acc"] + 0.05  # the forget images come back with retain data alone
     assert after["retain_acc"] > before["retain_acc"]
     assert all(torch.equal(w, p) for w, p in zip(weights, pushed.parameters(), strict=True))  # its input is kept
