@@ -305,6 +305,7 @@ TABLES = {
     "published-inconsistent": published_inconsistent,
     "controls-48": controls,
     "relearn-48": relearn,
+    "relearn-48-lr0.001": lambda root: relearn(root, "relearn/lr0.001"),
 }
 
 
