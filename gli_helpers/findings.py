@@ -499,6 +499,7 @@ def loss_gaps(root=None) -> Finding:
 
 # Protocol 8's reading of a control: its MIA drop as a share of the forget variant's (PROTOCOL.md, "What would mean what")
 CONTROL_INDEPENDENT, CONTROL_DEPENDENT, CONTROL_MIN_DROP = 0.8, 0.2, 0.01
+RELEARN_EXCESS = 0.05  # protocol 8's threshold: a rise this far beyond the Retrained model's means suppressed traces
 
 
 def control_reading(share: float, forget_drop: float) -> str:
@@ -526,9 +527,9 @@ def control_table(root=None, folder: str = "controls/48") -> pd.DataFrame:
                     for p, share, f in zip(s.push, s.share_of_forget_drop, s.forget_drop, strict=True)]
     cols = ["base", "push", "variant", "batches", "mia_start", "mia_last", "mia_drop", "share_of_forget_drop",
             "reading", "test_acc_last", "forget_acc_last", *(c for c in s.columns if c.endswith("_loss_gap_last"))]
-    order = {p: i for i, p in enumerate(plots.CONTROL_LINES)}
-    return s[cols].sort_values(["base", "push"], key=lambda c: c.map(order) if c.name == "push" else c.map(
-        {b: i for i, b in enumerate(dict.fromkeys(s.base))})).reset_index(drop=True)
+    s["push"] = pd.Categorical(s.push, categories=list(plots.CONTROL_LINES))  # forget first, then the controls
+    s["base"] = pd.Categorical(s.base, categories=list(dict.fromkeys(s.base)))  # the variants in run order
+    return s[cols].sort_values(["base", "push"]).astype({"base": str, "push": str}).reset_index(drop=True)
 
 
 def controls(root=None, folder: str = "controls/48") -> Finding:
@@ -580,8 +581,9 @@ def relearning(root=None, folder: str = "relearn") -> Finding:
         ax.axvline(refs.at["retrained", after], color=plots.RETRAINED_COLOR, ls=plots.STYLES["retrained"].ls, lw=1.0)
         ax.set(xlabel=f"{label}: before -> after {steps} retain steps")
     axes[0].set_yticks(y, [method_label(m) for m in rows.method])
-    plots._finish(fig, f"MUFAC, ResNet18, 48 px, seed 0, honest procedure: {steps} fine-tuning steps on the retain set "
-                  "after unlearning", [
+    res = _json(root, f"{folder}/original-resnet18-seed{int(frame.seed.iloc[0])}/metrics.json")["config"]["resolution"]
+    plots._finish(fig, f"MUFAC, ResNet18, {res} px, seed {int(frame.seed.iloc[0])}, {frame.procedure.iloc[0]} procedure: "
+                  f"{steps} fine-tuning steps on the retain set after unlearning", [
                       plots.Line2D([], [], color=plots.RETRAINED_COLOR, ls=plots.STYLES["retrained"].ls,
                                    label="the Retrained model, relearned")], ncol=1)
     came_back = methods[methods.forget_excess >= RELEARN_EXCESS]
@@ -598,8 +600,6 @@ def relearning(root=None, folder: str = "relearn") -> Finding:
     return Finding("relearning", "Does a little fine-tuning on the retain set bring the forget faces back?", fig,
                    sentence, t)
 
-
-RELEARN_EXCESS = 0.05  # protocol 8's threshold: a rise this far beyond the Retrained model's means suppressed traces
 
 
 # ---------------------------------------------------------------------------------------------------- per-example audit
