@@ -51,7 +51,7 @@ mufac-regime: setup
 
 # Protocol 2b (results/mufac/PROTOCOL.md): the field's current baselines added to protocol 2's folder and tables
 mufac-regime-field: setup
-	MUFAC_ZIP=$(MUFAC_ZIP) PY=$(PY) METHODS=neggrad_plus,l1_sparse,random_labels,salun,ssd scripts/mufac_regime.sh "$(subst $(comma), ,$(SEEDS))"
+	MUFAC_ZIP=$(MUFAC_ZIP) PY=$(PY) REFERENCES=keep METHODS=neggrad_plus,l1_sparse,random_labels,salun,ssd scripts/mufac_regime.sh "$(subst $(comma), ,$(SEEDS))"
 	$(PY) scripts/refresh_tables.py
 
 # Protocol 1 of results/mufac/PROTOCOL.md (32 px, 15 epochs), exported to results/mufac/full and results/mufac/dedup,

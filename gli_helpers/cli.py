@@ -275,7 +275,8 @@ def cmd_upgrade_results(args) -> None:
 
 def cmd_export(args) -> None:
     from .records import export_results
-    print(json.dumps({"dest": args.dest, "files": export_results(args.run_dir, args.dest)}, indent=2))
+    print(json.dumps({"dest": args.dest, "files": export_results(args.run_dir, args.dest, args.references)},
+                     indent=2))
 
 
 def cmd_compare(args) -> None:
@@ -486,6 +487,10 @@ def _options_upgrade_results(p) -> None:
 def _options_export_results(p) -> None:
     p.add_argument("run_dir")
     p.add_argument("dest")
+    p.add_argument("--references", choices=("keep", "replace"), default=None,
+                   help="when this run's Original or Retrained model of a seed differs from the one dest holds and dest "
+                        "has methods measured against the stored one: keep the stored rows (this run's metrics go to "
+                        "metrics-rerun.json beside) or replace them; without it such an export is refused")
 
 
 # Every subcommand: (name, function, its options, help), in the order ``--help`` lists them.

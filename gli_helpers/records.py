@@ -137,33 +137,90 @@ EXPORTED = ["results.csv", "trajectories.csv", "relearn.csv", "errors.csv", "tun
 MERGED_ON_EXPORT = {"results.csv": RESULT_KEYS, "trajectories.csv": [*RESULT_KEYS, "step"], "relearn.csv": RESULT_KEYS}
 
 
-def export_results(run_dir, dest) -> list[str]:
+REFERENCE_METHODS = ("original", "retrained")
+
+
+def _changed_references(stored: pd.DataFrame, new: pd.DataFrame) -> list[dict]:
+    """The reference-model rows (Original, Retrained) of ``new`` that ``stored`` holds with other numbers while it
+    also holds rows of that seed that ``new`` does not have: rows measured against the stored models. Each entry
+    names the key, the largest difference, its column and those dependent rows."""
+    metrics = [c for c in REPORTED if c in stored.columns and c in new.columns]
+    keys = [k for k in RESULT_KEYS if k in stored.columns and k in new.columns]
+    seed_keys = [k for k in keys if k not in ("procedure", "method")]
+    changed = []
+    for _, row in new[new.method.isin(REFERENCE_METHODS)].iterrows():
+        same = (stored[keys] == row[keys]).all(axis=1)
+        if not same.any():
+            continue
+        diff = (stored.loc[same, metrics].astype(float) - row[metrics].astype(float)).abs().max()
+        if not (diff > 1e-9).any():
+            continue
+        of_seed = stored[(stored[seed_keys] == row[seed_keys]).all(axis=1) & ~stored.method.isin(REFERENCE_METHODS)]
+        dependents = sorted(set(of_seed.method) - set(new[(new[seed_keys] == row[seed_keys]).all(axis=1)].method))
+        if dependents:
+            changed.append({"key": {k: row[k] for k in keys}, "column": diff.idxmax(), "difference": float(diff.max()),
+                            "dependents": dependents})
+    return changed
+
+
+def export_results(run_dir, dest, references: str | None = None) -> list[str]:
     """Copy the numbers of a run (results, trajectories, errors, the tuning log, the audit's tables, configurations,
     reference-model metrics) to ``dest``; never the checkpoints, the images or anything else from the dataset.
     ``results.csv`` and ``trajectories.csv`` are merged into those ``dest`` already holds (``io.merge_rows``): rows
     of methods, seeds or procedures this run folder does not have are kept, so exporting a run that added methods
-    to a committed folder drops nothing."""
+    to a committed folder drops nothing.
+
+    A run whose Original or Retrained model of a seed has other numbers than the one ``dest`` holds, where ``dest``
+    also holds methods of that seed this run does not (measured against the stored models), is refused unless
+    ``references`` says what to do: ``"keep"`` keeps the stored reference rows and their ``metrics.json``, and
+    writes this run's beside them as ``metrics-rerun.json`` (the run's method rows keep the gaps they were measured
+    with); ``"replace"`` replaces them."""
     import shutil
 
+    if references not in (None, "keep", "replace"):
+        raise ConfigError(f"references={references!r}: use 'keep' or 'replace' (or leave it unset).")
     run_dir, dest = Path(run_dir), Path(dest)
     if not (run_dir / "results.csv").is_file() and not (run_dir / "audit.csv").is_file():
         raise DataError(f"{run_dir} holds neither results.csv nor audit.csv; run the benchmark first (python -m "
                         f"gli_helpers run, tune or audit).")
+    kept = []  # (role, seed) of stored reference models kept in place of this run's
+    if (run_dir / "results.csv").is_file() and (dest / "results.csv").is_file() and references != "replace":
+        changed = _changed_references(read_csv(dest / "results.csv"), read_csv(run_dir / "results.csv"))
+        if changed and references is None:
+            lines = "; ".join(f"{c['key']['method']} of seed {c['key']['seed']} ({c['key'].get('procedure', '-')}): "
+                              f"{c['column']} differs by {c['difference']:.4f}, and {dest} holds "
+                              f"{len(c['dependents'])} method(s) measured against the stored one "
+                              f"({', '.join(c['dependents'])})" for c in changed)
+            raise DataError(f"this run's reference models are not the ones {dest} holds: {lines}. Nothing was "
+                            "written. Export with references='keep' (--references keep) to keep the stored reference "
+                            "rows and write this run's metrics beside them as metrics-rerun.json, or "
+                            "references='replace' (--references replace) to replace them.")
+        kept = sorted({(c["key"]["method"], c["key"].get("arch"), int(c["key"]["seed"])) for c in changed})
     copied = []
     extra = [*run_dir.glob("configs/*.json"), *run_dir.glob("*-seed*/metrics.json")]
     for rel in [*EXPORTED, *sorted(p.relative_to(run_dir).as_posix() for p in extra)]:
         if (run_dir / rel).is_file():
-            (dest / rel).parent.mkdir(parents=True, exist_ok=True)
+            target = rel
+            if any(rel == f"{role}-{arch}-seed{seed}/metrics.json" for role, arch, seed in kept):
+                target = rel.replace("metrics.json", "metrics-rerun.json")
+            (dest / target).parent.mkdir(parents=True, exist_ok=True)
             if rel in MERGED_ON_EXPORT and (dest / rel).is_file():
-                merged = merge_rows(read_csv(dest / rel), read_csv(run_dir / rel), MERGED_ON_EXPORT[rel])
+                new = read_csv(run_dir / rel)
+                if kept and "method" in new.columns:
+                    drop = pd.Series(False, index=new.index)
+                    for role, arch, seed in kept:
+                        drop |= (new.method == role) & (new.seed == seed) & (
+                            new.arch == arch if "arch" in new.columns else True)
+                    new = new[~drop]
+                merged = merge_rows(read_csv(dest / rel), new, MERGED_ON_EXPORT[rel])
                 write_csv_atomic(dest / rel, upgraded(merged) if rel == "results.csv" else merged)
             elif rel.endswith(".json"):
                 record = read_json(run_dir / rel)
                 if isinstance(record, dict) and isinstance(record.get("source"), str):
                     record["source"] = Path(record["source"]).name
-                write_json_atomic(dest / rel, record)
+                write_json_atomic(dest / target, record)
             else:
-                shutil.copyfile(run_dir / rel, dest / rel)
-            copied.append(rel)
+                shutil.copyfile(run_dir / rel, dest / target)
+            copied.append(target)
     return copied
 

@@ -2,7 +2,8 @@
 # Protocol 2 of results/mufac/PROTOCOL.md: every method under the honest and the authors' procedure on real
 # MUFAC, in the recipe the pilot chose (runs/mufac-regime-pilot.json, from scripts/mufac_regime_pilot.sh).
 # Resumable: reference models resume per epoch, finished methods are reused. After each seed the numbers are
-# exported to results/mufac/regime/ (no checkpoints, no images).   Usage: scripts/mufac_regime.sh [SEEDS]
+# exported to results/mufac/regime/ (no checkpoints, no images); REFERENCES=keep keeps the committed reference rows
+# when the retrained ones differ (export-results --references).   Usage: scripts/mufac_regime.sh [SEEDS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PY:-.venv/bin/python}
@@ -21,7 +22,7 @@ for seed in $SEEDS; do
       --set milestones=10,20 --methods "$METHODS" --seeds "$seed" --procedure "$procedure" \
       --trajectory-every 0 --out "runs/mufac-regime-$RES" --quiet
   done
-  $PY -m gli_helpers export-results "runs/mufac-regime-$RES" results/mufac/regime > /dev/null
+  $PY -m gli_helpers export-results "runs/mufac-regime-$RES" results/mufac/regime ${REFERENCES:+--references "$REFERENCES"} > /dev/null
   [ -f results/mufac/regime/pilot.json ] || cp runs/mufac-regime-pilot.json results/mufac/regime/pilot.json  # the committed pilot stays
   echo "seed $seed done: results/mufac/regime/results.csv"
 done

@@ -125,6 +125,24 @@ def help_options(args: list[str], monkeypatch) -> set[str]:
     return set(re.findall(r"(?<![\w-])(--[a-z][a-z0-9-]*)", text)) - {"--help"}
 
 
+def test_the_verdicts_per_seed_ranks_are_glis_places_on_each_seed():
+    import pandas as pd
+    rows = pd.read_csv(REPO / "results" / "mufac" / "regime" / "results.csv").query("procedure == 'authors'")
+    rows = rows[rows.method.isin(["gli", "finetune", "cf_k", "eu_k", "neggrad", "unsir", "scrub", "bad_teaching"])]
+    for column, best_first in (("final_score", True), ("avg_gap", False)):
+        places = []
+        for _, of_seed in rows.groupby("seed"):  # counted here by sorting, independently of ranks()
+            ordered = of_seed.sort_values(column, ascending=not best_first)
+            gli = of_seed.loc[of_seed.method == "gli", column].item()
+            beaten = (ordered[column] > gli) if best_first else (ordered[column] < gli)
+            places.append(int(beaten.sum()) + 1)
+        assert doc_tables.seed_ranks(rows, column) == places
+        assert len(places) == 3 and min(places) >= 1 and max(places) <= 8
+    assert doc_tables.seed_ranks(rows, "final_score") == [7, 6, 7]  # as results/mufac/regime/README.md states
+    table = doc_tables.verdict(REPO)
+    assert "(7 of 8; per seed 6-7)" in table  # the authors' procedure row of protocol 2
+
+
 def test_cli_doc_names_every_subcommand_and_option(monkeypatch):
     top = run_cli(["--help"], monkeypatch)
     subcommands = re.search(r"\{([a-z,-]+)\}", top).group(1).split(",")

@@ -8,7 +8,7 @@ import json
 import pandas as pd
 import pytest
 
-from gli_helpers.errors import DataError
+from gli_helpers.errors import ConfigError, DataError
 from gli_helpers.io import merge_rows
 
 
@@ -70,3 +70,64 @@ def test_export_keeps_the_numbers_and_names_the_data_without_this_machines_paths
     exported = json.loads((tmp_path / "numbers" / "configs" / "gli-seed0.json").read_text())
     assert exported == {**record, "source": "mufac.zip"}
     assert json.loads((run / "configs" / "gli-seed0.json").read_text()) == record  # the run folder is not touched
+
+
+def _results_file(path, rows):
+    cols = ["benchmark", "arch", "procedure", "method", "seed", "test_acc", "mia", "final_score", "test_acc_gap"]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pd.DataFrame(rows, columns=cols).to_csv(path, index=False)
+
+
+def test_export_refuses_to_swap_the_reference_models_other_rows_were_measured_against(tmp_path):
+    from gli_helpers.cli import main
+    from gli_helpers.records import export_results
+    dest, run = tmp_path / "committed", tmp_path / "run"
+    stored = [["mufac", "resnet18", "honest", m, 1, acc, 0.6, 0.7, gap] for m, acc, gap in
+              (("original", 0.50, 0.05), ("retrained", 0.45, 0.0), ("gli", 0.44, -0.01))]
+    _results_file(dest / "results.csv", stored)
+    (dest / "retrained-resnet18-seed1").mkdir()
+    (dest / "retrained-resnet18-seed1" / "metrics.json").write_text('{"test_acc": 0.45}')
+    rerun = [["mufac", "resnet18", "honest", "original", 1, 0.51, 0.6, 0.7, 0.03],
+             ["mufac", "resnet18", "honest", "retrained", 1, 0.48, 0.6, 0.7, 0.0],  # retrained elsewhere: differs
+             ["mufac", "resnet18", "honest", "ssd", 1, 0.47, 0.6, 0.7, -0.01]]
+    _results_file(run / "results.csv", rerun)
+    (run / "retrained-resnet18-seed1").mkdir()
+    (run / "retrained-resnet18-seed1" / "metrics.json").write_text('{"test_acc": 0.48}')
+    before = (dest / "results.csv").read_bytes()
+
+    with pytest.raises(DataError, match=r"retrained of seed 1 .*test_acc differs by 0\.0300.*\(gli\)"):
+        export_results(run, dest)
+    assert main(["export-results", str(run), str(dest)]) == 2  # the command refuses too
+    assert (dest / "results.csv").read_bytes() == before  # nothing written
+    assert (dest / "retrained-resnet18-seed1" / "metrics.json").read_text() == '{"test_acc": 0.45}'
+
+    copied = export_results(run, dest, references="keep")
+    out = pd.read_csv(dest / "results.csv").set_index("method")
+    assert out.loc["retrained", "test_acc"] == 0.45 and out.loc["original", "test_acc"] == 0.50  # stored kept
+    assert out.loc["ssd", "test_acc"] == 0.47 and out.loc["gli", "test_acc"] == 0.44  # the new method added
+    assert "retrained-resnet18-seed1/metrics-rerun.json" in copied
+    assert json.loads((dest / "retrained-resnet18-seed1" / "metrics.json").read_text()) == {"test_acc": 0.45}
+    assert json.loads((dest / "retrained-resnet18-seed1" / "metrics-rerun.json").read_text()) == {"test_acc": 0.48}
+
+    export_results(run, dest, references="replace")
+    out = pd.read_csv(dest / "results.csv").set_index("method")
+    assert out.loc["retrained", "test_acc"] == 0.48 and out.loc["gli", "test_acc"] == 0.44
+    assert json.loads((dest / "retrained-resnet18-seed1" / "metrics.json").read_text()) == {"test_acc": 0.48}
+
+
+def test_export_of_equal_reference_models_or_without_dependent_rows_needs_no_choice(tmp_path):
+    from gli_helpers.records import export_results
+    dest, run = tmp_path / "committed", tmp_path / "run"
+    _results_file(dest / "results.csv", [["mufac", "resnet18", "honest", "retrained", 1, 0.45, 0.6, 0.7, 0.0],
+                                         ["mufac", "resnet18", "honest", "gli", 1, 0.44, 0.6, 0.7, -0.01]])
+    _results_file(run / "results.csv", [["mufac", "resnet18", "honest", "retrained", 1, 0.45, 0.6, 0.7, 0.0],
+                                        ["mufac", "resnet18", "honest", "ssd", 1, 0.47, 0.6, 0.7, 0.02]])
+    export_results(run, dest)  # the same Retrained model: merged as before
+    assert sorted(pd.read_csv(dest / "results.csv").method) == ["gli", "retrained", "ssd"]
+    _results_file(run / "results.csv", [["mufac", "resnet18", "honest", "retrained", 1, 0.48, 0.6, 0.7, 0.0],
+                                        ["mufac", "resnet18", "honest", "gli", 1, 0.43, 0.6, 0.7, -0.05],
+                                        ["mufac", "resnet18", "honest", "ssd", 1, 0.47, 0.6, 0.7, -0.01]])
+    export_results(run, dest)  # every stored method of the seed rerun against the new model: nothing depends on it
+    assert pd.read_csv(dest / "results.csv").set_index("method").loc["retrained", "test_acc"] == 0.48
+    with pytest.raises(ConfigError, match="use 'keep' or 'replace'"):
+        export_results(run, dest, references="overwrite")
