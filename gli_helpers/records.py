@@ -134,7 +134,10 @@ EXPORTED = ["results.csv", "trajectories.csv", "relearn.csv", "errors.csv", "tun
             "audit.json"]
 
 
-MERGED_ON_EXPORT = {"results.csv": RESULT_KEYS, "trajectories.csv": [*RESULT_KEYS, "step"], "relearn.csv": RESULT_KEYS}
+MERGED_ON_EXPORT = {"results.csv": RESULT_KEYS, "trajectories.csv": [*RESULT_KEYS, "step"], "relearn.csv": RESULT_KEYS,
+                    "tune.csv": ["benchmark", "arch", "method", "trial"],
+                    "audit.csv": ["benchmark", "arch", "method", "n_models"],
+                    "audit_examples.csv": ["method", "n_models", "example"]}
 
 
 REFERENCE_METHODS = ("original", "retrained")
@@ -166,9 +169,9 @@ def _changed_references(stored: pd.DataFrame, new: pd.DataFrame) -> list[dict]:
 def export_results(run_dir, dest, references: str | None = None) -> list[str]:
     """Copy the numbers of a run (results, trajectories, errors, the tuning log, the audit's tables, configurations,
     reference-model metrics) to ``dest``; never the checkpoints, the images or anything else from the dataset.
-    ``results.csv`` and ``trajectories.csv`` are merged into those ``dest`` already holds (``io.merge_rows``): rows
-    of methods, seeds or procedures this run folder does not have are kept, so exporting a run that added methods
-    to a committed folder drops nothing.
+    The tables of rows (results, trajectories, relearning, the tuning log, the audit's tables) are merged into those
+    ``dest`` already holds (``io.merge_rows``): rows of methods, seeds, procedures or trials this run folder does
+    not have are kept, so exporting a run that added methods to a committed folder drops nothing.
 
     A run whose Original or Retrained model of a seed has other numbers than the one ``dest`` holds, where ``dest``
     also holds methods of that seed this run does not (measured against the stored models), is refused unless

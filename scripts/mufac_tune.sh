@@ -3,6 +3,8 @@
 # protocol 2's recipe (48 px, 30 epochs), seed 0. Protocol 2's seed-0 reference models are copied into the
 # tuning folder (the validation split leaves the train split as it is; the folder checks recipe and data), so
 # nothing is retrained. Resumable: finished trials and rows are reused. Exports to results/mufac/tuned/.
+# METHODS=neggrad_plus,l1_sparse,random_labels,salun,ssd tunes the field's five (protocol 2b) into the same folders
+# (with REFERENCES=keep where the reference models were retrained: export-results --references).
 # Usage: scripts/mufac_tune.sh [EXTRA TUNE OPTIONS, e.g. --threads 2]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,6 +19,6 @@ for role in original retrained; do
   fi
 done
 $PY -m gli_helpers tune --benchmark mufac --root "$ZIP" --preset cpu --resolution 48 --epochs 30 \
-  --set milestones=10,20 --methods paper --trials 8 --validation-share 0.2 --out $OUT --quiet "$@"
-$PY -m gli_helpers export-results $OUT results/mufac/tuned > /dev/null
+  --set milestones=10,20 --methods "${METHODS:-paper}" --trials 8 --validation-share 0.2 --out $OUT --quiet "$@"
+$PY -m gli_helpers export-results $OUT results/mufac/tuned ${REFERENCES:+--references "$REFERENCES"} > /dev/null
 echo "tuning done: results/mufac/tuned/tune.csv, results/mufac/tuned/results.csv"

@@ -131,3 +131,20 @@ def test_export_of_equal_reference_models_or_without_dependent_rows_needs_no_cho
     assert pd.read_csv(dest / "results.csv").set_index("method").loc["retrained", "test_acc"] == 0.48
     with pytest.raises(ConfigError, match="use 'keep' or 'replace'"):
         export_results(run, dest, references="overwrite")
+
+
+def test_export_of_a_tuning_run_for_new_methods_keeps_the_committed_trials(tmp_path):
+    from gli_helpers.records import export_results
+    dest, run = tmp_path / "committed", tmp_path / "run"
+    cols = "benchmark,arch,method,trial,validation_score,chosen,config\n"
+    dest.mkdir()
+    run.mkdir()
+    (dest / "tune.csv").write_text(cols + 'mufac,resnet18,gli,0,0.52,True,"{""alpha"": 0.01}"\n'
+                                   'mufac,resnet18,gli,1,0.50,False,"{""alpha"": 0.02}"\n')
+    (run / "tune.csv").write_text(cols + 'mufac,resnet18,ssd,0,0.55,False,"{""alpha"": 10}"\n'
+                                  'mufac,resnet18,ssd,1,0.56,True,"{""alpha"": 5}"\n')
+    (run / "results.csv").write_text("benchmark,arch,procedure,method,seed\nmufac,resnet18,tuned,ssd,0\n")
+    export_results(run, dest)
+    tune = pd.read_csv(dest / "tune.csv")
+    assert tune[["method", "trial"]].values.tolist() == [["gli", 0], ["gli", 1], ["ssd", 0], ["ssd", 1]]
+    assert tune.config.tolist()[0] == '{"alpha": 0.01}'  # JSON text kept as it was
