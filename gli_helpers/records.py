@@ -190,10 +190,12 @@ def export_results(run_dir, dest, references: str | None = None) -> list[str]:
     if (run_dir / "results.csv").is_file() and (dest / "results.csv").is_file() and references != "replace":
         changed = _changed_references(read_csv(dest / "results.csv"), read_csv(run_dir / "results.csv"))
         if changed and references is None:
-            lines = "; ".join(f"{c['key']['method']} of seed {c['key']['seed']} ({c['key'].get('procedure', '-')}): "
-                              f"{c['column']} differs by {c['difference']:.4f}, and {dest} holds "
-                              f"{len(c['dependents'])} method(s) measured against the stored one "
-                              f"({', '.join(c['dependents'])})" for c in changed)
+            seen = {}  # one line per model: the procedures' rows of one model carry the same numbers
+            for c in changed:
+                seen.setdefault((c["key"]["method"], c["key"]["seed"]), c)
+            lines = "; ".join(f"{role} of seed {seed}: {c['column']} differs by {c['difference']:.4f}, and {dest} "
+                              f"holds {len(c['dependents'])} method(s) measured against the stored one "
+                              f"({', '.join(c['dependents'])})" for (role, seed), c in seen.items())
             raise DataError(f"this run's reference models are not the ones {dest} holds: {lines}. Nothing was "
                             "written. Export with references='keep' (--references keep) to keep the stored reference "
                             "rows and write this run's metrics beside them as metrics-rerun.json, or "

@@ -95,7 +95,7 @@ def test_export_refuses_to_swap_the_reference_models_other_rows_were_measured_ag
     (run / "retrained-resnet18-seed1" / "metrics.json").write_text('{"test_acc": 0.48}')
     before = (dest / "results.csv").read_bytes()
 
-    with pytest.raises(DataError, match=r"retrained of seed 1 .*test_acc differs by 0\.0300.*\(gli\)"):
+    with pytest.raises(DataError, match=r"retrained of seed 1: test_acc differs by 0\.0300.*\(gli\)"):
         export_results(run, dest)
     assert main(["export-results", str(run), str(dest)]) == 2  # the command refuses too
     assert (dest / "results.csv").read_bytes() == before  # nothing written
