@@ -32,4 +32,4 @@ PUSH_FROM = ("forget", "retain", "nonmember", "noise")  # GLI's push_from (unlea
 
 TABLE_NAMES = ("verdict", "dedup", "tuned", "ablations-48", "ablations-64", "ablations-128", "step-ratios",
                "methods-128-honest", "methods-128-authors", "audit", "audit-faces", "published-inconsistent",
-               "controls-48", "relearn-48", "relearn-48-lr0.001")
+               "controls-48", "relearn-48", "relearn-48-lr0.001", "field-48")

@@ -45,9 +45,10 @@ def _table(header, rows) -> str:
     return "\n".join([_row(header), "|---" * len(header) + "|", *(_row(r) for r in rows)]) + "\n"
 
 
-def _spread(v: np.ndarray) -> str:
+def _spread(v: np.ndarray, signed: bool = False) -> str:
     v = np.asarray(v, dtype=float)
-    return f"{v.mean():.3f} ± {v.std(ddof=1):.3f}" if len(v) > 1 else f"{v.mean():.3f}"
+    mean = f"{v.mean():+.3f}" if signed else f"{v.mean():.3f}"
+    return f"{mean} ± {v.std(ddof=1):.3f}" if len(v) > 1 else mean
 
 
 # --- the verdict -------------------------------------------------------------------------------------------
@@ -63,8 +64,8 @@ VERDICT_SETTINGS = (  # (label, protocol folder, procedure, methods: the paper's
     ("128 px, authors' procedure (protocol 6)", "paper-resolution", "authors", "paper"),
 )
 def seed_ranks(rows: pd.DataFrame, column: str, method: str = "gli") -> list[int]:
-    """``method``'s rank on each seed of ``rows`` by ``column``: final scores rank from the highest, gaps from the
-    lowest, among the distinct methods of that seed."""
+    """``method``'s rank on each seed of ``rows`` by ``column``: final scores and gains rank from the highest, gaps
+    from the lowest, among the distinct methods of that seed."""
     sign = -1 if column in ("avg_gap",) else 1
     return [int(ranks(sign * of_seed.groupby("method")[column].mean())[method])
             for _, of_seed in rows.groupby("seed")]
@@ -118,6 +119,51 @@ def verdict(root: Path) -> str:
                  f"{pub['retrained']:.3f}", f"{pub['original']:.3f}", "-"])
     return _table(["setting (MUFAC, ResNet18)", "seeds", "GLI (rank)", "best baseline", "Retrained", "Original",
                    "GLI Avg Gap (rank)"], rows)
+
+
+# --- protocol 2b: the field's current baselines ------------------------------------------------------------------
+
+def own_original(root: Path, rows: pd.DataFrame, folder: str = "regime") -> pd.Series:
+    """The final score of the Original model each row started from. Protocol 2b's five ran from reference models
+    trained again; where those differ from the committed ones (``export-results --references keep`` wrote their
+    metrics beside as ``metrics-rerun.json``), the five's rows of that seed started from the retrained Original;
+    every other row from the committed one (its row in results.csv)."""
+    from .unlearning import FIELD_METHODS
+    committed = rows[rows.method == "original"].groupby("seed").final_score.first()
+    out = rows.seed.map(committed).astype(float)
+    for seed in rows.seed.unique():
+        rerun = root / MUFAC / folder / f"original-{rows.arch.iloc[0]}-seed{seed}" / "metrics-rerun.json"
+        if rerun.is_file():
+            at = (rows.seed == seed) & rows.method.isin(FIELD_METHODS)
+            out[at] = json.loads(rerun.read_text())["metrics"]["final_score"]
+    return out
+
+
+def field(root: Path) -> str:
+    """Protocol 2b: every distinct method on the seeds where the field's five ran, per procedure: the final score
+    and its gain over the Original the method started from (removes the offset between the committed and the
+    retrained Original of a seed), mean ± sd over seeds, with ranks, and GLI's ranks on the single seeds."""
+    from .metrics import with_gap_scores
+    from .tables import field_rows
+    everything = with_gap_scores(_results(root, "regime"))
+    columns, order, seeds = {}, None, 0
+    for procedure in ("honest", "authors"):
+        r = field_rows(everything[everything.procedure == procedure])
+        r = r.assign(gain=r.final_score - own_original(root, r))
+        r = r[r.method.isin(distinct(r.method.unique()))]
+        seeds = r.seed.nunique()
+        for column, signed in (("final_score", False), ("gain", True)):
+            rk = ranks(r.groupby("method")[column].mean())
+            order = order or sorted(rk.index, key=lambda m: rk[m])
+            cells = {m: f"{_spread(r[r.method == m][column].to_numpy(), signed)} ({rk[m]})" for m in rk.index}
+            per_seed = seed_ranks(r, column)
+            cells["gli-seeds"] = f"{min(per_seed)}-{max(per_seed)}" if min(per_seed) < max(per_seed) else f"{per_seed[0]}"
+            columns[procedure, column] = cells
+    keys = [("honest", "final_score"), ("honest", "gain"), ("authors", "final_score"), ("authors", "gain")]
+    rows = [[method_label(m), *(columns[k][m] for k in keys)] for m in order]
+    rows.append(["GLI's rank on each single seed", *(columns[k]["gli-seeds"] for k in keys)])
+    return _table([f"method ({seeds} seeds; rank)", "honest: final score", "honest: gain over its Original",
+                   "authors': final score", "authors': gain over its Original"], rows)
 
 
 # --- protocol 1: duplicates ----------------------------------------------------------------------------------
@@ -325,6 +371,7 @@ TABLES = {
     "controls-48": controls,
     "relearn-48": relearn,
     "relearn-48-lr0.001": lambda root: relearn(root, "relearn/lr0.001"),
+    "field-48": field,
 }
 
 
