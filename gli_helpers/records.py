@@ -186,7 +186,7 @@ def export_results(run_dir, dest, references: str | None = None) -> list[str]:
     if not (run_dir / "results.csv").is_file() and not (run_dir / "audit.csv").is_file():
         raise DataError(f"{run_dir} holds neither results.csv nor audit.csv; run the benchmark first (python -m "
                         f"gli_helpers run, tune or audit).")
-    kept = []  # (role, seed) of stored reference models kept in place of this run's
+    kept = []  # (role, arch, seed) of the stored reference models kept in place of this run's
     if (run_dir / "results.csv").is_file() and (dest / "results.csv").is_file() and references != "replace":
         changed = _changed_references(read_csv(dest / "results.csv"), read_csv(run_dir / "results.csv"))
         if changed and references is None:
@@ -211,7 +211,7 @@ def export_results(run_dir, dest, references: str | None = None) -> list[str]:
             (dest / target).parent.mkdir(parents=True, exist_ok=True)
             if rel in MERGED_ON_EXPORT and (dest / rel).is_file():
                 new = read_csv(run_dir / rel)
-                if kept and "method" in new.columns:
+                if kept and {"method", "seed"} <= set(new.columns):  # the tables that hold reference rows
                     drop = pd.Series(False, index=new.index)
                     for role, arch, seed in kept:
                         drop |= (new.method == role) & (new.seed == seed) & (

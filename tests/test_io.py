@@ -143,8 +143,13 @@ def test_export_of_a_tuning_run_for_new_methods_keeps_the_committed_trials(tmp_p
                                    'mufac,resnet18,gli,1,0.50,False,"{""alpha"": 0.02}"\n')
     (run / "tune.csv").write_text(cols + 'mufac,resnet18,ssd,0,0.55,False,"{""alpha"": 10}"\n'
                                   'mufac,resnet18,ssd,1,0.56,True,"{""alpha"": 5}"\n')
-    (run / "results.csv").write_text("benchmark,arch,procedure,method,seed\nmufac,resnet18,tuned,ssd,0\n")
-    export_results(run, dest)
+    (run / "results.csv").write_text("benchmark,arch,procedure,method,seed,test_acc\nmufac,resnet18,tuned,ssd,0,0.4\n"
+                                     "mufac,resnet18,tuned,retrained,0,0.45\n")
+    (dest / "results.csv").write_text("benchmark,arch,procedure,method,seed,test_acc\nmufac,resnet18,tuned,gli,0,0.4\n"
+                                      "mufac,resnet18,tuned,retrained,0,0.44\n")
+    export_results(run, dest, references="keep")  # a Retrained model trained again: the tuning log has no seed column
     tune = pd.read_csv(dest / "tune.csv")
     assert tune[["method", "trial"]].values.tolist() == [["gli", 0], ["gli", 1], ["ssd", 0], ["ssd", 1]]
     assert tune.config.tolist()[0] == '{"alpha": 0.01}'  # JSON text kept as it was
+    assert pd.read_csv(dest / "results.csv").set_index("method").test_acc.to_dict() == {"gli": 0.4, "retrained": 0.44,
+                                                                                       "ssd": 0.4}
