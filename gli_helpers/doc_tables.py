@@ -53,13 +53,15 @@ def _spread(v: np.ndarray, signed: bool = False) -> str:
 
 # --- the verdict -------------------------------------------------------------------------------------------
 
-VERDICT_SETTINGS = (  # (label, protocol folder, procedure, methods: the paper's eight, or "field": every method
-    # on the seeds where the field's current baselines ran)
+VERDICT_SETTINGS = (  # (label, protocol folder, procedure, methods: the paper's eight, "field": every method on
+    # the seeds where the field's current baselines all ran, or "all": every method the file holds, shown where it
+    # holds at least one of the field's baselines)
     ("48 px, honest (protocol 2)", "regime", "honest", "paper"),
     ("48 px, authors' procedure (protocol 2)", "regime", "authors", "paper"),
     ("48 px, honest, with the field's baselines (protocol 2b)", "regime", "honest", "field"),
     ("48 px, authors', with the field's baselines (protocol 2b)", "regime", "authors", "field"),
     ("48 px, every method tuned (protocol 5)", "tuned", "tuned", "paper"),
+    ("48 px, tuned, with the field's baselines (protocol 5)", "tuned", "tuned", "all"),
     ("128 px, honest (protocol 6)", "paper-resolution", "honest", "paper"),
     ("128 px, authors' procedure (protocol 6)", "paper-resolution", "authors", "paper"),
 )
@@ -87,14 +89,18 @@ def verdict(root: Path) -> str:
     from .metrics import with_gap_scores
     from .paper import published
     from .tables import field_rows, paper_rows
+    from .unlearning import FIELD_METHODS
     files = {p: with_gap_scores(_results(root, p)) for p in dict.fromkeys(p for _, p, _, _ in VERDICT_SETTINGS)}
     rows = []
     for label, protocol, procedure, scope in VERDICT_SETTINGS:
         everything = files[protocol]
         of_procedure = everything[everything.procedure == procedure]
-        r = paper_rows(of_procedure) if scope == "paper" else field_rows(of_procedure)
-        if r.empty:  # protocol 2b before its first seed
+        r = {"paper": paper_rows, "field": field_rows, "all": lambda rows: rows}[scope](of_procedure)
+        field_here = sorted(set(FIELD_METHODS) & set(r.method))
+        if r.empty or (scope == "all" and not field_here):  # the field's baselines not run yet
             continue
+        if scope == "all" and len(field_here) < len(FIELD_METHODS):
+            label = f"{label[:-1]}; {len(field_here)} of the field's {len(FIELD_METHODS)} so far)"
         if not set(REFERENCE_ROWS) <= set(r.method):  # the references: the honest rows of the same folder
             refs = everything.query("procedure == 'honest' and method in @REFERENCE_ROWS")
             r = pd.concat([r, refs[refs.seed.isin(r.seed.unique())]])
