@@ -73,13 +73,16 @@ def seed_ranks(rows: pd.DataFrame, column: str, method: str = "gli") -> list[int
             for _, of_seed in rows.groupby("seed")]
 
 
+def _rank_range(per_seed: list[int]) -> str:
+    """'6-7', or '7' where every seed gives the same rank."""
+    low, high = min(per_seed), max(per_seed)
+    return f"{low}" if low == high else f"{low}-{high}"
+
+
 def _seed_ranks(rows: pd.DataFrame, column: str) -> str:
     """'; per seed 6-7': GLI's range of ranks over the seeds, where there is more than one."""
     per_seed = seed_ranks(rows, column)
-    if len(per_seed) < 2:
-        return ""
-    low, high = min(per_seed), max(per_seed)
-    return f"; per seed {low}" if low == high else f"; per seed {low}-{high}"
+    return f"; per seed {_rank_range(per_seed)}" if len(per_seed) > 1 else ""
 
 
 def verdict(root: Path) -> str:
@@ -163,8 +166,7 @@ def field(root: Path) -> str:
             rk = ranks(r.groupby("method")[column].mean())
             order = order or sorted(rk.index, key=lambda m: rk[m])
             cells = {m: f"{_spread(r[r.method == m][column].to_numpy(), signed)} ({rk[m]})" for m in rk.index}
-            per_seed = seed_ranks(r, column)
-            cells["gli-seeds"] = f"{min(per_seed)}-{max(per_seed)}" if min(per_seed) < max(per_seed) else f"{per_seed[0]}"
+            cells["gli-seeds"] = _rank_range(seed_ranks(r, column))
             columns[procedure, column] = cells
     keys = [(p, c) for p in ("honest", "authors") for c in ("final_score", "gain", "tow")]
     rows = [[method_label(m), *(columns[k][m] for k in keys)] for m in order]
