@@ -141,6 +141,8 @@ MERGED_ON_EXPORT = {"results.csv": RESULT_KEYS, "trajectories.csv": [*RESULT_KEY
 
 
 REFERENCE_METHODS = ("original", "retrained")
+AUDIT_REFERENCE_ROWS = ("original", "retrained_vs_retrained")  # the audit's rows of the reference models alone
+AUDIT_KEYS = MERGED_ON_EXPORT["audit.csv"]
 
 
 def _changed_references(stored: pd.DataFrame, new: pd.DataFrame) -> list[dict]:
@@ -166,6 +168,31 @@ def _changed_references(stored: pd.DataFrame, new: pd.DataFrame) -> list[dict]:
     return changed
 
 
+def _changed_audit_references(stored: pd.DataFrame, new: pd.DataFrame) -> list[dict]:
+    """The audit's reference rows (the Original alone, Retrained vs Retrained) of ``new`` that ``stored`` holds with
+    other numbers while it also holds audited methods (of that benchmark and arch) that ``new`` does not
+    have: methods measured against the stored models. The same entries as ``_changed_references``."""
+    keys = [k for k in AUDIT_KEYS if k in stored.columns and k in new.columns]
+    metrics = [c for c in stored.columns if c in new.columns and c not in (*keys, "seconds")
+               and pd.api.types.is_numeric_dtype(stored[c]) and pd.api.types.is_numeric_dtype(new[c])]
+    changed = []
+    for _, row in new[new.method.isin(AUDIT_REFERENCE_ROWS)].iterrows():
+        same = (stored[keys] == row[keys]).all(axis=1)
+        if not same.any():
+            continue
+        diff = (stored.loc[same, metrics].astype(float) - row[metrics].astype(float)).abs().max()
+        if not (diff > 1e-9).any():
+            continue
+        # the Original's row is read at N, Retrained vs Retrained at N/2: a method of the audit at either depends
+        of_audit = stored[(stored.benchmark == row.benchmark) & (stored.arch == row.arch)
+                          & ~stored.method.isin(AUDIT_REFERENCE_ROWS)]
+        dependents = sorted(set(of_audit.method) - set(new.method))
+        if dependents:
+            changed.append({"key": {k: row[k] for k in keys}, "column": diff.idxmax(), "difference": float(diff.max()),
+                            "dependents": dependents})
+    return changed
+
+
 def export_results(run_dir, dest, references: str | None = None) -> list[str]:
     """Copy the numbers of a run (results, trajectories, errors, the tuning log, the audit's tables, configurations,
     reference-model metrics) to ``dest``; never the checkpoints, the images or anything else from the dataset.
@@ -177,7 +204,9 @@ def export_results(run_dir, dest, references: str | None = None) -> list[str]:
     also holds methods of that seed this run does not (measured against the stored models), is refused unless
     ``references`` says what to do: ``"keep"`` keeps the stored reference rows and their ``metrics.json``, and
     writes this run's beside them as ``metrics-rerun.json`` (the run's method rows keep the gaps they were measured
-    with); ``"replace"`` replaces them."""
+    with); ``"replace"`` replaces them. An audit's reference rows (the Original alone, Retrained vs Retrained) are
+    checked the same way against the audited methods ``dest`` holds; ``"keep"`` keeps the stored ones and writes
+    the run's to ``audit-rerun.csv``, the reference rows its methods were measured against."""
     import shutil
 
     if references not in (None, "keep", "replace"):
@@ -201,6 +230,24 @@ def export_results(run_dir, dest, references: str | None = None) -> list[str]:
                             "rows and write this run's metrics beside them as metrics-rerun.json, or "
                             "references='replace' (--references replace) to replace them.")
         kept = sorted({(c["key"]["method"], c["key"].get("arch"), int(c["key"]["seed"])) for c in changed})
+    audit_kept = False  # the stored audit reference rows kept in place of this run's
+    if (run_dir / "audit.csv").is_file() and (dest / "audit.csv").is_file() and references != "replace":
+        changed = _changed_audit_references(read_csv(dest / "audit.csv"), read_csv(run_dir / "audit.csv"))
+        if changed and references is None:
+            lines = "; ".join(f"{c['key']['method']} at N = {c['key']['n_models']}: {c['column']} differs by "
+                              f"{c['difference']:.4f}, and {dest} holds {len(c['dependents'])} audited method(s) "
+                              f"measured against the stored models ({', '.join(c['dependents'])})" for c in changed)
+            raise DataError(f"this audit's reference models are not the ones {dest} holds: {lines}. Nothing was "
+                            "written. Export with references='keep' (--references keep) to keep the stored reference "
+                            "rows and write this run's to audit-rerun.csv (its models' metrics as metrics-rerun.json), "
+                            "or references='replace' (--references replace) to replace them.")
+        audit_kept = bool(changed)
+        if audit_kept:  # every reference model of the audit was trained again: keep the stored records of each
+            kept = sorted({*kept, *(_model_key(p.parent.name) for p in run_dir.glob("*-seed*/metrics.json")
+                                    if p.parent.name.split("-")[0] in REFERENCE_METHODS
+                                    and (dest / p.parent.name / "metrics.json").is_file()
+                                    and read_json(p).get("metrics")
+                                    != read_json(dest / p.parent.name / "metrics.json").get("metrics"))})
     copied = []
     extra = [*run_dir.glob("configs/*.json"), *run_dir.glob("*-seed*/metrics.json")]
     for rel in [*EXPORTED, *sorted(p.relative_to(run_dir).as_posix() for p in extra)]:
@@ -217,6 +264,14 @@ def export_results(run_dir, dest, references: str | None = None) -> list[str]:
                         drop |= (new.method == role) & (new.seed == seed) & (
                             new.arch == arch if "arch" in new.columns else True)
                     new = new[~drop]
+                if audit_kept and rel in ("audit.csv", "audit_examples.csv"):
+                    if rel == "audit.csv":
+                        rerun = new[new.method.isin(AUDIT_REFERENCE_ROWS)]
+                        previous = read_csv(dest / "audit-rerun.csv") if (dest / "audit-rerun.csv").is_file() else None
+                        write_csv_atomic(dest / "audit-rerun.csv",
+                                         rerun if previous is None else merge_rows(previous, rerun, AUDIT_KEYS))
+                        copied.append("audit-rerun.csv")
+                    new = new[~new.method.isin(AUDIT_REFERENCE_ROWS)]
                 merged = merge_rows(read_csv(dest / rel), new, MERGED_ON_EXPORT[rel])
                 write_csv_atomic(dest / rel, upgraded(merged) if rel == "results.csv" else merged)
             elif rel.endswith(".json"):
@@ -228,4 +283,11 @@ def export_results(run_dir, dest, references: str | None = None) -> list[str]:
                 shutil.copyfile(run_dir / rel, dest / target)
             copied.append(target)
     return copied
+
+
+def _model_key(folder: str) -> tuple[str, str, int]:
+    """("retrained", "resnet18", 3) from a reference model's folder name, retrained-resnet18-seed3."""
+    role, rest = folder.split("-", 1)
+    arch, seed = rest.rsplit("-seed", 1)
+    return role, arch, int(seed)
 

@@ -153,3 +153,46 @@ def test_export_of_a_tuning_run_for_new_methods_keeps_the_committed_trials(tmp_p
     assert tune.config.tolist()[0] == '{"alpha": 0.01}'  # JSON text kept as it was
     assert pd.read_csv(dest / "results.csv").set_index("method").test_acc.to_dict() == {"gli": 0.4, "retrained": 0.44,
                                                                                        "ssd": 0.4}
+
+
+def _audit_files(folder, rows, test_acc_retrained):
+    """An audit folder: audit.csv rows (method, n_models, f, attack_acc, seconds), one face per row in
+    audit_examples.csv, and a Retrained model's record."""
+    folder.mkdir(parents=True, exist_ok=True)
+    pd.DataFrame([["mufac", "resnet18", m, n, f, a, s] for m, n, f, a, s in rows],
+                 columns=["benchmark", "arch", "method", "n_models", "f", "attack_acc", "seconds"]).to_csv(
+        folder / "audit.csv", index=False)
+    pd.DataFrame([[m, n, 0, f] for m, n, f, _, _ in rows], columns=["method", "n_models", "example", "epsilon"]).to_csv(
+        folder / "audit_examples.csv", index=False)
+    (folder / "retrained-resnet18-seed0").mkdir(exist_ok=True)
+    (folder / "retrained-resnet18-seed0" / "metrics.json").write_text(
+        json.dumps({"source": "/data/mufac.zip", "metrics": {"test_acc": test_acc_retrained}}))
+
+
+def test_export_of_an_audit_with_retrained_reference_models_keeps_the_committed_rows_on_request(tmp_path):
+    from gli_helpers.records import export_results
+    dest, run = tmp_path / "committed", tmp_path / "run"
+    _audit_files(dest, [("original", 8, 0.0, 0.999, 300.0), ("retrained_vs_retrained", 4, 0.256, 0.504, 1100.0),
+                        ("gli", 8, 0.064, 0.888, 440.0)], 0.40)
+    _audit_files(run, [("original", 8, 0.0, 0.998, 250.0), ("retrained_vs_retrained", 4, 0.250, 0.515, 900.0),
+                       ("ssd", 8, 0.070, 0.880, 60.0)], 0.41)
+    before = {name: (dest / name).read_bytes() for name in ("audit.csv", "audit_examples.csv")}
+
+    with pytest.raises(DataError, match=r"retrained_vs_retrained at N = 4: attack_acc differs by 0\.0110.*\(gli\)"):
+        export_results(run, dest)
+    assert {name: (dest / name).read_bytes() for name in before} == before  # nothing written
+
+    copied = export_results(run, dest, references="keep")
+    audit = pd.read_csv(dest / "audit.csv").set_index("method")
+    assert audit.attack_acc.to_dict() == {"original": 0.999, "retrained_vs_retrained": 0.504, "gli": 0.888, "ssd": 0.88}
+    assert pd.read_csv(dest / "audit_examples.csv").set_index("method").epsilon.to_dict() == {
+        "original": 0.0, "retrained_vs_retrained": 0.256, "gli": 0.064, "ssd": 0.07}
+    rerun = pd.read_csv(dest / "audit-rerun.csv")  # what the new method was measured against
+    assert rerun.method.tolist() == ["original", "retrained_vs_retrained"] and rerun.attack_acc.tolist() == [0.998, 0.515]
+    assert "retrained-resnet18-seed0/metrics-rerun.json" in copied
+    assert json.loads((dest / "retrained-resnet18-seed0" / "metrics.json").read_text())["metrics"] == {"test_acc": 0.40}
+    assert json.loads((dest / "retrained-resnet18-seed0" / "metrics-rerun.json").read_text())["metrics"] == {
+        "test_acc": 0.41}
+
+    export_results(run, dest, references="replace")
+    assert pd.read_csv(dest / "audit.csv").set_index("method").attack_acc.to_dict()["retrained_vs_retrained"] == 0.515
