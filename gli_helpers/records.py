@@ -206,7 +206,7 @@ def export_results(run_dir, dest, references: str | None = None) -> list[str]:
     writes this run's beside them as ``metrics-rerun.json`` (the run's method rows keep the gaps they were measured
     with); ``"replace"`` replaces them. An audit's reference rows (the Original alone, Retrained vs Retrained) are
     checked the same way against the audited methods ``dest`` holds; ``"keep"`` keeps the stored ones and writes
-    the run's to ``audit-rerun.csv``, the reference rows its methods were measured against."""
+    the run's to ``audit-rerun.csv`` and ``audit_examples-rerun.csv``, the rows its methods were measured against."""
     import shutil
 
     if references not in (None, "keep", "replace"):
@@ -239,7 +239,8 @@ def export_results(run_dir, dest, references: str | None = None) -> list[str]:
                               f"measured against the stored models ({', '.join(c['dependents'])})" for c in changed)
             raise DataError(f"this audit's reference models are not the ones {dest} holds: {lines}. Nothing was "
                             "written. Export with references='keep' (--references keep) to keep the stored reference "
-                            "rows and write this run's to audit-rerun.csv (its models' metrics as metrics-rerun.json), "
+                            "rows and write this run's to audit-rerun.csv and audit_examples-rerun.csv (its models' metrics as "
+                            "metrics-rerun.json), "
                             "or references='replace' (--references replace) to replace them.")
         audit_kept = bool(changed)
         if audit_kept:  # every reference model of the audit was trained again: keep the stored records of each
@@ -264,13 +265,13 @@ def export_results(run_dir, dest, references: str | None = None) -> list[str]:
                         drop |= (new.method == role) & (new.seed == seed) & (
                             new.arch == arch if "arch" in new.columns else True)
                     new = new[~drop]
-                if audit_kept and rel in ("audit.csv", "audit_examples.csv"):
-                    if rel == "audit.csv":
-                        rerun = new[new.method.isin(AUDIT_REFERENCE_ROWS)]
-                        previous = read_csv(dest / "audit-rerun.csv") if (dest / "audit-rerun.csv").is_file() else None
-                        write_csv_atomic(dest / "audit-rerun.csv",
-                                         rerun if previous is None else merge_rows(previous, rerun, AUDIT_KEYS))
-                        copied.append("audit-rerun.csv")
+                if audit_kept and rel in ("audit.csv", "audit_examples.csv"):  # the run's reference rows beside
+                    aside = rel.replace(".csv", "-rerun.csv")
+                    rerun = new[new.method.isin(AUDIT_REFERENCE_ROWS)]
+                    if (dest / aside).is_file():
+                        rerun = merge_rows(read_csv(dest / aside), rerun, MERGED_ON_EXPORT[rel])
+                    write_csv_atomic(dest / aside, rerun)
+                    copied.append(aside)
                     new = new[~new.method.isin(AUDIT_REFERENCE_ROWS)]
                 merged = merge_rows(read_csv(dest / rel), new, MERGED_ON_EXPORT[rel])
                 write_csv_atomic(dest / rel, upgraded(merged) if rel == "results.csv" else merged)

@@ -189,6 +189,8 @@ def test_export_of_an_audit_with_retrained_reference_models_keeps_the_committed_
         "original": 0.0, "retrained_vs_retrained": 0.256, "gli": 0.064, "ssd": 0.07}
     rerun = pd.read_csv(dest / "audit-rerun.csv")  # what the new method was measured against
     assert rerun.method.tolist() == ["original", "retrained_vs_retrained"] and rerun.attack_acc.tolist() == [0.998, 0.515]
+    faces = pd.read_csv(dest / "audit_examples-rerun.csv")  # and face by face
+    assert faces.method.tolist() == ["original", "retrained_vs_retrained"] and faces.epsilon.tolist() == [0.0, 0.25]
     assert "retrained-resnet18-seed0/metrics-rerun.json" in copied
     assert json.loads((dest / "retrained-resnet18-seed0" / "metrics.json").read_text())["metrics"] == {"test_acc": 0.40}
     assert json.loads((dest / "retrained-resnet18-seed0" / "metrics-rerun.json").read_text())["metrics"] == {
