@@ -198,3 +198,26 @@ def test_export_of_an_audit_with_retrained_reference_models_keeps_the_committed_
 
     export_results(run, dest, references="replace")
     assert pd.read_csv(dest / "audit.csv").set_index("method").attack_acc.to_dict()["retrained_vs_retrained"] == 0.515
+
+
+def test_the_audit_tables_show_the_reference_rows_of_a_second_training_beside_the_committed(tmp_path):
+    import shutil
+
+    from gli_helpers import doc_tables
+    from tests.conftest import REPO
+    audit = tmp_path / "results" / "mufac" / "audit"
+    audit.mkdir(parents=True)
+    for name in ("audit.csv", "audit_examples.csv"):
+        shutil.copyfile(REPO / "results" / "mufac" / "audit" / name, audit / name)
+    without = doc_tables.audit(tmp_path)
+    assert "second training" not in without
+    rows = pd.read_csv(audit / "audit.csv")
+    rows[rows.method.isin(["original", "retrained_vs_retrained"])].assign(attack_acc=[0.987, 0.512]).to_csv(
+        audit / "audit-rerun.csv", index=False)
+    faces = pd.read_csv(audit / "audit_examples.csv")
+    faces[faces.method == "original"].assign(epsilon=0.0).to_csv(audit / "audit_examples-rerun.csv", index=False)
+    table = doc_tables.audit(tmp_path).splitlines()
+    assert table[:len(without.splitlines())] == without.splitlines()  # the committed rows first, unchanged
+    assert table[-2].startswith("| Original, second training | 8 | 0.000 | 0.000 | 0.987 |")
+    assert table[-1].startswith("| Retrained vs Retrained, second training | 4 |") and "| 0.512 [" in table[-1]
+    assert doc_tables.audit_faces(tmp_path).splitlines()[-1].startswith("| Original, second training | 0.00 |")
