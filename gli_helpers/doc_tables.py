@@ -195,22 +195,27 @@ def dedup(root: Path) -> str:
 # --- protocol 5: tuning ----------------------------------------------------------------------------------------
 
 def tuned(root: Path) -> str:
-    """Protocol 5: final score on the test protocol at the paper's and at the chosen configuration, with ranks."""
-    r = _results(root, "tuned")
+    """Protocol 5: final score on the test protocol at the paper's and at the chosen configuration, with ranks, and
+    the tuned rows' Avg Gap (lower is better) and ToW (higher is better) with their ranks."""
+    from .metrics import with_gap_scores
+    r = with_gap_scores(_results(root, "tuned"))
     tune = pd.read_csv(root / MUFAC / "tuned" / "tune.csv")
     scores = {p: r[r.procedure == p].groupby("method").final_score.mean() for p in ("honest", "tuned")}
     rk = {p: ranks(s) for p, s in scores.items()}
+    of_tuned = r[r.procedure == "tuned"].groupby("method")
+    gap, tow = of_tuned.avg_gap.mean(), of_tuned.tow.mean()
+    gap_rank, tow_rank = ranks(-gap), ranks(tow)
     rows = []
     for m in sorted(rk["tuned"].index, key=lambda m: -scores["tuned"][m]):
         chosen = json.loads(tune[(tune.method == m) & tune.chosen].config.iloc[0])
         settings = ", ".join(f"{k} {_setting(v)}" for k, v in chosen.items())
         rows.append([method_label(m), f"{scores['honest'][m]:.3f} ({rk['honest'][m]})",
                      f"{scores['tuned'][m]:.3f} ({rk['tuned'][m]})", f"{scores['tuned'][m] - scores['honest'][m]:+.3f}",
-                     settings])
+                     f"{gap[m]:.3f} ({gap_rank[m]})", f"{tow[m]:.3f} ({tow_rank[m]})", settings])
     for m in REFERENCE_ROWS:
-        rows.append([method_label(m), f"{scores['honest'][m]:.3f}", "", "", ""])
-    return _table(["method (seed 0)", "paper configuration (rank)", "tuned (rank)", "gain", "chosen configuration"],
-                  rows)
+        rows.append([method_label(m), f"{scores['honest'][m]:.3f}", "", "", "", "", ""])
+    return _table(["method (seed 0)", "paper configuration (rank)", "tuned (rank)", "gain", "tuned Avg Gap (rank)",
+                   "tuned ToW (rank)", "chosen configuration"], rows)
 
 
 def _setting(v) -> str:
