@@ -271,7 +271,8 @@ def _ratio_cells(ratio: pd.Series) -> list:
 # --- protocol 6: the methods at 128 px ----------------------------------------------------------------------------
 
 def _methods_128(root: Path, procedure: str) -> str:
-    r = _results(root, "paper-resolution")
+    from .metrics import with_gap_scores
+    r = with_gap_scores(_results(root, "paper-resolution"))
     r = r[r.procedure == procedure].set_index("method")
     rows = []
     for m in method_order(r.index):
@@ -284,12 +285,13 @@ def _methods_128(root: Path, procedure: str) -> str:
         seconds = x.unlearn_seconds if m not in REFERENCE_ROWS else (x.retrain_seconds if m == "retrained" else 0)
         label = "GLI (the authors' loop)" if m == "gli" and procedure == "authors" else method_label(m)
         cells = [label, f"{x.test_acc:.3f}", f"{x.mia:.3f}", f"{x.forgetting_score:.3f}", f"{x.final_score:.3f}",
-                 f"{x.retain_acc:.3f} / {x.forget_acc:.3f}", f"{x.forget_acc_gap:+.3f}", f"{x.mia_gap:+.3f}"]
+                 f"{x.retain_acc:.3f} / {x.forget_acc:.3f}", f"{x.forget_acc_gap:+.3f}", f"{x.mia_gap:+.3f}",
+                 f"{x.avg_gap:.3f}", f"{x.tow:.3f}"]
         cells += [step] if procedure == "authors" else []
         cells.append("-" if m == "original" else f"{seconds:,.0f} s" + (" (training)" if m == "retrained" else ""))
         rows.append(cells)
     header = [f"128 px, {procedure}, seed 0", "test acc", "MIA", "forgetting score", "final score",
-              "retain / forget acc", "forget acc gap", "MIA gap"]
+              "retain / forget acc", "forget acc gap", "MIA gap", "Avg Gap", "ToW"]
     header += ["step: chosen / taken"] if procedure == "authors" else []
     return _table(header + ["seconds"], rows)
 
