@@ -239,9 +239,9 @@ def export_results(run_dir, dest, references: str | None = None) -> list[str]:
                               f"measured against the stored models ({', '.join(c['dependents'])})" for c in changed)
             raise DataError(f"this audit's reference models are not the ones {dest} holds: {lines}. Nothing was "
                             "written. Export with references='keep' (--references keep) to keep the stored reference "
-                            "rows and write this run's to audit-rerun.csv and audit_examples-rerun.csv (its models' metrics as "
-                            "metrics-rerun.json), "
-                            "or references='replace' (--references replace) to replace them.")
+                            "rows and write this run's to audit-rerun.csv and audit_examples-rerun.csv (its models' "
+                            "metrics as metrics-rerun.json), or references='replace' (--references replace) to "
+                            "replace them.")
         audit_kept = bool(changed)
         if audit_kept:  # every reference model of the audit was trained again: keep the stored records of each
             kept = sorted({*kept, *(_model_key(p.parent.name) for p in run_dir.glob("*-seed*/metrics.json")
