@@ -145,23 +145,24 @@ AUDIT_REFERENCE_ROWS = ("original", "retrained_vs_retrained")  # the audit's row
 AUDIT_KEYS = MERGED_ON_EXPORT["audit.csv"]
 
 
-def _changed_references(stored: pd.DataFrame, new: pd.DataFrame) -> list[dict]:
-    """The reference-model rows (Original, Retrained) of ``new`` that ``stored`` holds with other numbers while it
-    also holds rows of that seed that ``new`` does not have: rows measured against the stored models. Each entry
-    names the key, the largest difference, its column and those dependent rows."""
-    metrics = [c for c in REPORTED if c in stored.columns and c in new.columns]
-    keys = [k for k in RESULT_KEYS if k in stored.columns and k in new.columns]
-    seed_keys = [k for k in keys if k not in ("procedure", "method")]
+def _changed_references(stored: pd.DataFrame, new: pd.DataFrame, roles=REFERENCE_METHODS, keys=RESULT_KEYS,
+                        group=("benchmark", "arch", "seed"), metrics=REPORTED) -> list[dict]:
+    """The reference rows (methods in ``roles``) of ``new`` that ``stored`` holds under the same ``keys`` with other
+    ``metrics``, while it also holds rows of other methods of the same ``group`` (a run's seed; an audit's benchmark
+    and arch) that ``new`` does not have: rows measured against the stored models. Each entry names the key, the
+    largest difference, its column and those dependent methods."""
+    keys, group = ([k for k in ks if k in stored.columns and k in new.columns] for ks in (keys, group))
+    metrics = [c for c in metrics if c in stored.columns and c in new.columns]
     changed = []
-    for _, row in new[new.method.isin(REFERENCE_METHODS)].iterrows():
+    for _, row in new[new.method.isin(roles)].iterrows():
         same = (stored[keys] == row[keys]).all(axis=1)
         if not same.any():
             continue
         diff = (stored.loc[same, metrics].astype(float) - row[metrics].astype(float)).abs().max()
         if not (diff > 1e-9).any():
             continue
-        of_seed = stored[(stored[seed_keys] == row[seed_keys]).all(axis=1) & ~stored.method.isin(REFERENCE_METHODS)]
-        dependents = sorted(set(of_seed.method) - set(new[(new[seed_keys] == row[seed_keys]).all(axis=1)].method))
+        of_group = stored[(stored[group] == row[group]).all(axis=1) & ~stored.method.isin(roles)]
+        dependents = sorted(set(of_group.method) - set(new[(new[group] == row[group]).all(axis=1)].method))
         if dependents:
             changed.append({"key": {k: row[k] for k in keys}, "column": diff.idxmax(), "difference": float(diff.max()),
                             "dependents": dependents})
@@ -169,28 +170,18 @@ def _changed_references(stored: pd.DataFrame, new: pd.DataFrame) -> list[dict]:
 
 
 def _changed_audit_references(stored: pd.DataFrame, new: pd.DataFrame) -> list[dict]:
-    """The audit's reference rows (the Original alone, Retrained vs Retrained) of ``new`` that ``stored`` holds with
-    other numbers while it also holds audited methods (of that benchmark and arch) that ``new`` does not
-    have: methods measured against the stored models. The same entries as ``_changed_references``."""
-    keys = [k for k in AUDIT_KEYS if k in stored.columns and k in new.columns]
-    metrics = [c for c in stored.columns if c in new.columns and c not in (*keys, "seconds")
-               and pd.api.types.is_numeric_dtype(stored[c]) and pd.api.types.is_numeric_dtype(new[c])]
-    changed = []
-    for _, row in new[new.method.isin(AUDIT_REFERENCE_ROWS)].iterrows():
-        same = (stored[keys] == row[keys]).all(axis=1)
-        if not same.any():
-            continue
-        diff = (stored.loc[same, metrics].astype(float) - row[metrics].astype(float)).abs().max()
-        if not (diff > 1e-9).any():
-            continue
-        # the Original's row is read at N, Retrained vs Retrained at N/2: a method of the audit at either depends
-        of_audit = stored[(stored.benchmark == row.benchmark) & (stored.arch == row.arch)
-                          & ~stored.method.isin(AUDIT_REFERENCE_ROWS)]
-        dependents = sorted(set(of_audit.method) - set(new.method))
-        if dependents:
-            changed.append({"key": {k: row[k] for k in keys}, "column": diff.idxmax(), "difference": float(diff.max()),
-                            "dependents": dependents})
-    return changed
+    """``_changed_references`` for an audit: its reference rows (the Original alone, Retrained vs Retrained) against
+    the audited methods of that benchmark and arch (a method is read against both rows), on every number but the
+    time."""
+    numbers = set(stored.select_dtypes("number").columns) & set(new.select_dtypes("number").columns)
+    metrics = [c for c in stored.columns if c in numbers and c not in (*AUDIT_KEYS, "seconds")]
+    return _changed_references(stored, new, AUDIT_REFERENCE_ROWS, AUDIT_KEYS, ("benchmark", "arch"), metrics)
+
+
+def _refuse(what: str, dest: Path, lines: str, aside: str) -> None:
+    raise DataError(f"this {what}'s reference models are not the ones {dest} holds: {lines}. Nothing was written. "
+                    "Export with references='keep' (--references keep) to keep the stored reference rows and write "
+                    f"this run's {aside}, or references='replace' (--references replace) to replace them.")
 
 
 def export_results(run_dir, dest, references: str | None = None) -> list[str]:
@@ -225,10 +216,7 @@ def export_results(run_dir, dest, references: str | None = None) -> list[str]:
             lines = "; ".join(f"{role} of seed {seed}: {c['column']} differs by {c['difference']:.4f}, and {dest} "
                               f"holds {len(c['dependents'])} method(s) measured against the stored one "
                               f"({', '.join(c['dependents'])})" for (role, seed), c in seen.items())
-            raise DataError(f"this run's reference models are not the ones {dest} holds: {lines}. Nothing was "
-                            "written. Export with references='keep' (--references keep) to keep the stored reference "
-                            "rows and write this run's metrics beside them as metrics-rerun.json, or "
-                            "references='replace' (--references replace) to replace them.")
+            _refuse("run", dest, lines, "metrics beside them as metrics-rerun.json")
         kept = sorted({(c["key"]["method"], c["key"].get("arch"), int(c["key"]["seed"])) for c in changed})
     audit_kept = False  # the stored audit reference rows kept in place of this run's
     if (run_dir / "audit.csv").is_file() and (dest / "audit.csv").is_file() and references != "replace":
@@ -237,11 +225,8 @@ def export_results(run_dir, dest, references: str | None = None) -> list[str]:
             lines = "; ".join(f"{c['key']['method']} at N = {c['key']['n_models']}: {c['column']} differs by "
                               f"{c['difference']:.4f}, and {dest} holds {len(c['dependents'])} audited method(s) "
                               f"measured against the stored models ({', '.join(c['dependents'])})" for c in changed)
-            raise DataError(f"this audit's reference models are not the ones {dest} holds: {lines}. Nothing was "
-                            "written. Export with references='keep' (--references keep) to keep the stored reference "
-                            "rows and write this run's to audit-rerun.csv and audit_examples-rerun.csv (its models' "
-                            "metrics as metrics-rerun.json), or references='replace' (--references replace) to "
-                            "replace them.")
+            _refuse("audit", dest, lines, "rows to audit-rerun.csv and audit_examples-rerun.csv (its models' metrics "
+                    "as metrics-rerun.json)")
         audit_kept = bool(changed)
         if audit_kept:  # every reference model of the audit was trained again: keep the stored records of each
             kept = sorted({*kept, *(_model_key(p.parent.name) for p in run_dir.glob("*-seed*/metrics.json")
